@@ -1,0 +1,179 @@
+//! The command line: clap structs that only parse, and the dispatch to the subcommands. Flags become a
+//! validated [`runner_core::RunConfig`] in [`crate::settings`]; nothing below this layer sees clap.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit_code;
+use crate::settings::{self, SettingsError};
+
+/// Runs Python programs exactly as `python /abs/prog.py` would, without paying interpreter start-up
+/// for every program.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one program with torchfuzz ProgramRunner.run_program's transcript; exit 1 if it fails.
+    Run(RunCmd),
+    /// Run one program and report its result (run_and_validate); `--json` prints the result object.
+    Validate(ValidateCmd),
+}
+
+/// The flags every command that runs programs shares.
+#[derive(Debug, Args)]
+pub struct RunFlags {
+    /// Engine: `subprocess` runs `python /abs/prog.py` in a fresh process.
+    #[arg(long, value_enum, default_value_t = ModeArg::Subprocess)]
+    pub mode: ModeArg,
+    /// Python interpreter [default: $VIRTUAL_ENV/bin/python, else python3 on PATH].
+    #[arg(long, value_name = "PATH", env = "RUNNER_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Kill a program (and everything it started) after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Seed for random choices (the device), making runs reproducible.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Keep at most this many bytes of each output stream; the rest is dropped and flagged.
+    #[arg(long, value_name = "BYTES", default_value_t = runner_core::config::DEFAULT_MAX_OUTPUT)]
+    pub max_output: u64,
+}
+
+/// `--mode` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// `python /abs/prog.py` in a fresh process.
+    Subprocess,
+}
+
+#[derive(Debug, Args)]
+struct RunCmd {
+    /// The Python program to run.
+    program: PathBuf,
+    /// Arguments passed to the program (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+#[derive(Debug, Args)]
+struct ValidateCmd {
+    /// The Python program to run.
+    program: PathBuf,
+    /// Arguments passed to the program (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+    /// Print one JSON object with the result and exit 0 whatever the program did.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    flags: RunFlags,
+}
+
+/// Parses the process's arguments. `Err` carries the exit code after clap has printed help, the
+/// version, or a one-line usage error.
+pub fn parse() -> Result<Cli, i32> {
+    parse_from(std::env::args_os())
+}
+
+fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<Cli, i32> {
+    Cli::try_parse_from(args).map_err(|err| {
+        use clap::error::ErrorKind;
+        match err.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = err.print();
+                exit_code::PASSED
+            }
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = err.print();
+                exit_code::USAGE
+            }
+            _ => {
+                // One line saying what is wrong; clap's tips and usage block follow on later lines.
+                let rendered = err.render().to_string();
+                let first = rendered.lines().next().unwrap_or("invalid arguments");
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                eprintln!("runner: error: {first} (see runner --help)");
+                exit_code::USAGE
+            }
+        }
+    })
+}
+
+/// An error that ends the command, with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input: nothing was run.
+    #[error(transparent)]
+    Usage(#[from] SettingsError),
+    /// Something failed while running.
+    #[error(transparent)]
+    Engine(#[from] runner_embed::EngineError),
+    /// Writing the report failed.
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => exit_code::USAGE,
+            CliError::Engine(_) | CliError::Io(_) => exit_code::USAGE,
+        }
+    }
+}
+
+impl Cli {
+    /// Runs the chosen command; returns the process exit code.
+    pub fn execute(self) -> Result<i32, CliError> {
+        match self.command {
+            Command::Run(cmd) => {
+                let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, runner_core::Purpose::Run)?;
+                crate::report::run(plan)
+            }
+            Command::Validate(cmd) => {
+                let plan =
+                    settings::single(&cmd.program, cmd.args, &cmd.flags, runner_core::Purpose::Validate)?;
+                crate::report::validate(plan, cmd.json)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        std::iter::once("runner").chain(v.iter().copied()).map(OsString::from).collect()
+    }
+
+    #[test]
+    fn bad_flags_are_usage_errors() {
+        for bad in [
+            &["run"][..],
+            &["run", "p.py", "--timeout", "x"],
+            &["frobnicate"],
+            &["run", "p.py", "--mode", "nope"],
+        ] {
+            assert_eq!(parse_from(args(bad)).err(), Some(exit_code::USAGE), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn program_arguments_follow_the_double_dash() {
+        let cli = parse_from(args(&["validate", "p.py", "--json", "--", "-x", "--json"])).unwrap();
+        let Command::Validate(v) = cli.command else { panic!("not validate") };
+        assert!(v.json);
+        assert_eq!(v.args, vec!["-x", "--json"]);
+    }
+}

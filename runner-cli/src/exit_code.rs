@@ -1,0 +1,11 @@
+//! The exit codes of `runner`, in one place (documented in the README).
+
+/// Every program passed (ignored failures count as passed).
+pub const PASSED: i32 = 0;
+/// At least one program failed.
+pub const FAILED: i32 = 1;
+/// A usage or set-up error: nothing was run.
+pub const USAGE: i32 = 2;
+/// Interrupted by Ctrl-C.
+#[allow(dead_code)]
+pub const INTERRUPTED: i32 = 130;

@@ -1,0 +1,20 @@
+//! `runner`: parse the command line, run, print any error on one line, exit with its code.
+
+mod cli;
+mod exit_code;
+mod report;
+mod settings;
+
+fn main() {
+    let code = match cli::parse() {
+        Ok(cli) => match cli.execute() {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("runner: error: {err:#}");
+                err.exit_code()
+            }
+        },
+        Err(code) => code,
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,138 @@
+//! What `run` and `validate` print. `run` reproduces torchfuzz ProgramRunner.run_program's transcript
+//! byte for byte (each captured string printed with Python's `print`, so each gets one newline after
+//! it); `validate` prints the result object or a short readable report.
+
+use std::io::Write;
+
+use runner_core::text::decode_output;
+use runner_core::{device, ProgramSpec, RunResult};
+use runner_embed::SubprocessEngine;
+
+use crate::cli::CliError;
+use crate::exit_code;
+use crate::settings::Plan;
+
+/// Chooses the device (announcing it as the seed does) and runs the program.
+fn execute(mut plan: Plan, announce: &mut dyn Write) -> Result<RunResult, CliError> {
+    if let Some(dev) = plan.devices.next() {
+        writeln!(announce, "Selected {}={dev}", device::CUDA_VISIBLE_DEVICES)?;
+        announce.flush()?;
+        plan.spec.env.push((device::CUDA_VISIBLE_DEVICES.to_string(), dev));
+    }
+    Ok(run_spec(&plan, &plan.spec)?)
+}
+
+fn run_spec(plan: &Plan, spec: &ProgramSpec) -> Result<RunResult, runner_embed::EngineError> {
+    SubprocessEngine::new(plan.config.clone()).run(spec)
+}
+
+/// `runner run`: the run_program transcript; exit 1 when the program failed.
+pub fn run(plan: Plan) -> Result<i32, CliError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "Running: {}", plan.spec.path.display())?;
+    out.flush()?;
+    let program = plan.spec.path.clone();
+    let result = execute(plan, &mut out)?;
+    write!(out, "{}", transcript(&result, || std::fs::read(&program).map(|b| decode_output(&b))))?;
+    out.flush()?;
+    Ok(if result.success { exit_code::PASSED } else { exit_code::FAILED })
+}
+
+/// The part of the transcript after the device line.
+fn transcript(result: &RunResult, source: impl FnOnce() -> std::io::Result<String>) -> String {
+    if result.success {
+        format!("=== Program Output ===\n{}\n{}\n", result.stdout, result.stderr)
+    } else {
+        let source = source().unwrap_or_else(|e| format!("<cannot read program source: {e}>"));
+        format!(
+            "=== Program Output (Failure) ===\n{}\n{}\n{}\n=== Program Source ===\n{}\n{}\nProgram exited with code: {}\n",
+            result.stdout,
+            result.stderr,
+            "=".repeat(31),
+            source,
+            "=".repeat(22),
+            result.returncode
+        )
+    }
+}
+
+/// `runner validate`: the result as one JSON object (`--json`, exit 0), or a readable report (exit 1
+/// when the program failed).
+pub fn validate(plan: Plan, json: bool) -> Result<i32, CliError> {
+    let stdout = std::io::stdout();
+    if json {
+        // stdout carries exactly one JSON object, so the device line goes to stderr.
+        let result = execute(plan, &mut std::io::stderr())?;
+        let mut out = stdout.lock();
+        serde_json::to_writer(&mut out, &result).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(exit_code::PASSED);
+    }
+    let mut out = stdout.lock();
+    let result = execute(plan, &mut out)?;
+    let verdict = if result.success { "PASS" } else { "FAIL" };
+    writeln!(
+        out,
+        "{verdict} {} ({}, {:.3}s, {})",
+        result.program.display(),
+        result.outcome(),
+        result.duration,
+        result.mode
+    )?;
+    for (name, text, cut) in [
+        ("stdout", &result.stdout, result.truncated.stdout),
+        ("stderr", &result.stderr, result.truncated.stderr),
+    ] {
+        if !text.is_empty() {
+            writeln!(out, "--- {name}{} ---", if cut { " (truncated)" } else { "" })?;
+            write!(out, "{text}")?;
+            if !text.ends_with('\n') {
+                writeln!(out)?;
+            }
+        }
+    }
+    if result.leaked_pipes {
+        writeln!(
+            out,
+            "note: processes the program started still held its output after it exited; they were killed"
+        )?;
+    }
+    Ok(if result.success { exit_code::PASSED } else { exit_code::FAILED })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner_core::{Mode, Truncated};
+
+    fn result(rc: i32, out: &str, err: &str) -> RunResult {
+        RunResult {
+            success: rc == 0,
+            stdout: out.into(),
+            stderr: err.into(),
+            returncode: rc,
+            program: "/p.py".into(),
+            mode: Mode::Subprocess,
+            device: None,
+            duration: 0.0,
+            timed_out: false,
+            truncated: Truncated::default(),
+            leaked_pipes: false,
+        }
+    }
+
+    #[test]
+    fn success_transcript_prints_each_stream_with_a_newline() {
+        assert_eq!(transcript(&result(0, "hi\n", ""), || unreachable!()), "=== Program Output ===\nhi\n\n\n");
+    }
+
+    #[test]
+    fn failure_transcript_has_the_source_and_the_code() {
+        let t = transcript(&result(3, "", "boom\n"), || Ok("src\n".into()));
+        assert_eq!(
+            t,
+            "=== Program Output (Failure) ===\n\nboom\n\n===============================\n=== Program Source ===\nsrc\n\n======================\nProgram exited with code: 3\n"
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! Turning parsed flags into a validated run: the interpreter found, every program checked, the
+//! device policy built. Everything that depends on the environment happens here, once; errors are
+//! usage errors that name the offending input.
+
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use runner_core::{DevicePolicy, Mode, ProgramSpec, Purpose, RunConfig};
+
+use crate::cli::{ModeArg, RunFlags};
+
+/// A usage or set-up problem found before anything ran.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The program path does not exist.
+    #[error("no such program: {0}")]
+    NoSuchProgram(PathBuf),
+    /// The program path is a directory (or another non-file).
+    #[error("not a file: {0}")]
+    NotAFile(PathBuf),
+    /// The program cannot be opened.
+    #[error("cannot read {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    /// No Python interpreter was found.
+    #[error("python not found: {0}")]
+    PythonNotFound(String),
+    /// A flag value out of range.
+    #[error("invalid value for {flag}: {reason}")]
+    BadValue { flag: &'static str, reason: String },
+}
+
+/// One program with everything needed to run it.
+pub struct Plan {
+    pub config: RunConfig,
+    pub spec: ProgramSpec,
+    pub devices: DevicePolicy,
+}
+
+/// Validates the flags and the program for `run` / `validate`.
+pub fn single(
+    program: &Path,
+    args: Vec<String>,
+    flags: &RunFlags,
+    purpose: Purpose,
+) -> Result<Plan, SettingsError> {
+    let config = run_config(flags)?;
+    let mut spec = ProgramSpec::new(check_program(program)?);
+    spec.args = args;
+    Ok(Plan { config, spec, devices: DevicePolicy::from_env(purpose, flags.seed) })
+}
+
+/// Builds the validated configuration shared by every command that runs programs.
+pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
+    let mode = match flags.mode {
+        ModeArg::Subprocess => Mode::Subprocess,
+    };
+    let mut config = RunConfig::new(mode, find_python(flags.python.as_deref())?);
+    config.timeout = match flags.timeout {
+        None => None,
+        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+        Some(secs) => {
+            return Err(SettingsError::BadValue {
+                flag: "--timeout",
+                reason: format!("{secs} is not a positive number of seconds"),
+            })
+        }
+    };
+    config.max_output = flags.max_output;
+    config.seed = flags.seed;
+    Ok(config)
+}
+
+/// Checks that `program` is a readable file and returns its absolute path, normalised as Python's
+/// `os.path.abspath` does (lexically: `..` is collapsed, symbolic links are kept).
+pub fn check_program(program: &Path) -> Result<PathBuf, SettingsError> {
+    let path = absolute(program);
+    let meta = std::fs::metadata(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => SettingsError::NoSuchProgram(path.clone()),
+        _ => SettingsError::Unreadable { path: path.clone(), source },
+    })?;
+    if !meta.is_file() {
+        return Err(SettingsError::NotAFile(path));
+    }
+    std::fs::File::open(&path).map_err(|source| SettingsError::Unreadable { path: path.clone(), source })?;
+    Ok(path)
+}
+
+/// `os.path.abspath`: join with the cwd, then collapse `.` and `..` without touching the filesystem.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The interpreter: `--python`, else `$VIRTUAL_ENV/bin/python`, else `python3` on PATH. The path is made
+/// absolute but symbolic links are kept: a venv's `bin/python` is a link, and following it would lose
+/// the venv.
+pub fn find_python(flag: Option<&Path>) -> Result<PathBuf, SettingsError> {
+    if let Some(p) = flag {
+        // A bare name is looked up on PATH, as a shell would.
+        let found = if p.components().count() == 1 && !p.is_absolute() {
+            which::which(p).ok()
+        } else {
+            Some(absolute(p)).filter(|p| is_executable(p))
+        };
+        return found.ok_or_else(|| SettingsError::PythonNotFound(format!("--python {}", p.display())));
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
+        let p = absolute(&Path::new(&venv).join("bin/python"));
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(SettingsError::PythonNotFound(format!(
+                "VIRTUAL_ENV is set but {} is not executable",
+                p.display()
+            )))
+        };
+    }
+    which::which("python3")
+        .map_err(|_| SettingsError::PythonNotFound("no python3 on PATH (use --python)".into()))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_collapses_like_abspath() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute(Path::new("/a/b/../c/./d.py")), PathBuf::from("/a/c/d.py"));
+        assert_eq!(absolute(Path::new("x.py")), cwd.join("x.py"));
+        assert_eq!(absolute(Path::new("/../x.py")), PathBuf::from("/x.py"));
+    }
+}

@@ -1,0 +1,92 @@
+//! What running one program produced. The first four fields are torchfuzz's `run_and_validate`
+//! dictionary, with the same names; the rest say how and where the program ran.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+use crate::config::Mode;
+
+/// Which captured streams went past the output cap and lost their tail.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncated {
+    /// stdout went past the cap.
+    pub stdout: bool,
+    /// stderr went past the cap.
+    pub stderr: bool,
+}
+
+impl Truncated {
+    /// Whether either stream was truncated.
+    pub fn any(self) -> bool {
+        self.stdout || self.stderr
+    }
+}
+
+/// The outcome of one program run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// `returncode == 0`, as `subprocess.run(check=True)` decides.
+    pub success: bool,
+    /// Everything the program wrote to fd 1, decoded as UTF-8 with replacement, universal newlines.
+    pub stdout: String,
+    /// Everything the program wrote to fd 2, decoded the same way.
+    pub stderr: String,
+    /// The exit code, or the negative signal number when a signal ended the program.
+    pub returncode: i32,
+    /// Absolute path of the program.
+    pub program: PathBuf,
+    /// The engine that ran it.
+    pub mode: Mode,
+    /// The `CUDA_VISIBLE_DEVICES` value the program got, or `null` when none was chosen.
+    pub device: Option<String>,
+    /// Wall-clock seconds from start to the end of output.
+    pub duration: f64,
+    /// The timeout ended the program (its process group was killed).
+    pub timed_out: bool,
+    /// Streams cut at the output cap.
+    pub truncated: Truncated,
+    /// The program exited while processes it started still held its output open; they were killed.
+    pub leaked_pipes: bool,
+}
+
+impl RunResult {
+    /// A short human description of how the program ended: `exit 0`, `exit 3`, `SIGSEGV`, `timed out`.
+    pub fn outcome(&self) -> String {
+        if self.timed_out {
+            "timed out".to_string()
+        } else if self.returncode < 0 {
+            crate::exit::signal_name(-self.returncode)
+        } else {
+            format!("exit {}", self.returncode)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialises_the_seed_keys_by_name() {
+        let r = RunResult {
+            success: false,
+            stdout: "o".into(),
+            stderr: "e".into(),
+            returncode: -11,
+            program: "/p.py".into(),
+            mode: Mode::Subprocess,
+            device: Some("1".into()),
+            duration: 0.5,
+            timed_out: false,
+            truncated: Truncated::default(),
+            leaked_pipes: false,
+        };
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["success"], false);
+        assert_eq!(v["stdout"], "o");
+        assert_eq!(v["stderr"], "e");
+        assert_eq!(v["returncode"], -11);
+        assert_eq!(v["mode"], "subprocess");
+        assert_eq!(r.outcome(), "SIGSEGV");
+    }
+}

@@ -1,0 +1,202 @@
+//! The supervision loop shared by every engine: one `poll` over the program's two output pipes and an
+//! "exit" descriptor, with the timeout and the pipe-leak grace as deadlines.
+//!
+//! Output is drained as it arrives (no pipe deadlock at any size) into buffers capped per stream; what
+//! goes past the cap is read and dropped so the program never blocks on a full pipe. When the timeout
+//! passes, the watched unit's process group is killed. When the unit has exited but something it
+//! started still holds the pipes open, the loop waits `leak_grace`, kills the leftovers, and after a
+//! second grace gives up on the pipes: the runner never hangs on a leaked descriptor. How an exit is
+//! observed and what "kill" means is the engine's business ([`Watched`]); this module only owns the loop.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use runner_core::Truncated;
+
+use crate::unix;
+
+/// A running unit whose exit and output the loop watches.
+pub(crate) trait Watched {
+    /// A descriptor that becomes readable (or hangs up) when the unit may have finished.
+    fn exit_fd(&self) -> BorrowedFd<'_>;
+    /// Called when [`Watched::exit_fd`] is ready: `Some(returncode)` once the unit has finished.
+    fn poll_exit(&mut self) -> io::Result<Option<i32>>;
+    /// Kills the unit and everything in its process group (timeout).
+    fn kill(&mut self);
+    /// Kills what the finished unit left behind holding its output (pipe leak).
+    fn kill_leftovers(&mut self);
+}
+
+/// What the loop saw.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub truncated: Truncated,
+    pub returncode: i32,
+    pub timed_out: bool,
+    pub leaked_pipes: bool,
+    pub duration: Duration,
+}
+
+/// Limits for one supervised run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub timeout: Option<Duration>,
+    pub max_output: u64,
+    pub leak_grace: Duration,
+}
+
+struct Stream {
+    fd: Option<OwnedFd>,
+    buf: Vec<u8>,
+    truncated: bool,
+}
+
+impl Stream {
+    fn new(fd: OwnedFd) -> io::Result<Self> {
+        unix::set_nonblocking(fd.as_fd())?;
+        Ok(Stream { fd: Some(fd), buf: Vec::new(), truncated: false })
+    }
+
+    /// Reads everything available now; closes the stream at end of file.
+    fn drain(&mut self, cap: u64, chunk: &mut [u8]) -> io::Result<()> {
+        let Some(fd) = &self.fd else { return Ok(()) };
+        loop {
+            match nix::unistd::read(fd.as_fd(), chunk).map_err(io::Error::from) {
+                Ok(0) => {
+                    self.fd = None;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    let room = (cap as usize).saturating_sub(self.buf.len());
+                    if n > room {
+                        self.truncated = true;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n.min(room)]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Runs the loop until the unit has finished and its output is closed (or given up on).
+pub(crate) fn supervise(
+    unit: &mut dyn Watched,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    limits: Limits,
+    start: Instant,
+) -> io::Result<Outcome> {
+    let mut streams = [Stream::new(stdout)?, Stream::new(stderr)?];
+    let mut chunk = vec![0u8; 64 * 1024];
+    let deadline = limits.timeout.map(|t| start + t);
+    let mut returncode: Option<i32> = None;
+    let mut exited_at: Option<Instant> = None;
+    let mut timed_out = false;
+    let mut leaked = false;
+    let mut abandon_at: Option<Instant> = None;
+
+    loop {
+        let open = streams.iter().any(|s| s.fd.is_some());
+        if returncode.is_some() && !open {
+            break;
+        }
+        let now = Instant::now();
+        if let (Some(_), Some(at)) = (returncode, abandon_at) {
+            if now >= at {
+                // Something outside the group (setsid) still holds the pipes: stop reading them.
+                break;
+            }
+        }
+
+        // The next deadline the loop must wake for.
+        let mut wake: Option<Instant> = None;
+        let mut wake_at = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+        if let (Some(d), false) = (deadline, timed_out) {
+            wake_at(d);
+        }
+        if let (Some(at), false) = (exited_at, leaked) {
+            wake_at(at + limits.leak_grace);
+        }
+        if let Some(at) = abandon_at {
+            wake_at(at);
+        }
+        let timeout = match wake {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                let ms = t.saturating_duration_since(now).as_millis().min(i32::MAX as u128);
+                // Round up so the loop does not spin on a sub-millisecond remainder.
+                PollTimeout::try_from((ms as i32).saturating_add(1)).unwrap_or(PollTimeout::MAX)
+            }
+        };
+
+        let (ready, exit_ready) = {
+            let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(3);
+            let mut which: Vec<usize> = Vec::with_capacity(3);
+            for (i, s) in streams.iter().enumerate() {
+                if let Some(fd) = &s.fd {
+                    fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                    which.push(i);
+                }
+            }
+            let exit_slot = if returncode.is_none() {
+                fds.push(PollFd::new(unit.exit_fd(), PollFlags::POLLIN));
+                Some(fds.len() - 1)
+            } else {
+                None
+            };
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let is_ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+            let ready: Vec<usize> =
+                which.iter().enumerate().filter(|(k, _)| is_ready(&fds[*k])).map(|(_, &i)| i).collect();
+            (ready, exit_slot.is_some_and(|k| is_ready(&fds[k])))
+        };
+
+        for i in ready {
+            streams[i].drain(limits.max_output, &mut chunk)?;
+        }
+        if exit_ready {
+            if let Some(rc) = unit.poll_exit()? {
+                returncode = Some(rc);
+                exited_at = Some(Instant::now());
+            }
+        }
+
+        let now = Instant::now();
+        if !timed_out && returncode.is_none() && deadline.is_some_and(|d| now >= d) {
+            unit.kill();
+            timed_out = true;
+        }
+        if !leaked && streams.iter().any(|s| s.fd.is_some()) {
+            if let Some(at) = exited_at {
+                if now >= at + limits.leak_grace {
+                    unit.kill_leftovers();
+                    leaked = true;
+                    abandon_at = Some(now + limits.leak_grace);
+                }
+            }
+        }
+    }
+
+    let [out, err] = streams;
+    Ok(Outcome {
+        truncated: Truncated { stdout: out.truncated, stderr: err.truncated },
+        stdout: out.buf,
+        stderr: err.buf,
+        returncode: returncode.unwrap_or(-libc::SIGKILL),
+        timed_out,
+        leaked_pipes: leaked,
+        duration: start.elapsed(),
+    })
+}

@@ -1,0 +1,97 @@
+//! Helpers for runner's end-to-end tests: where the `runner` binary and the test Python are, the
+//! program fixtures, and the reference result of running a program with `python /abs/prog.py`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The `runner` binary of this build (`target/<profile>/runner`), next to the test executable's `deps/`.
+pub fn runner_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("runner");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace first (cargo test --workspace / cargo xtask test build it)",
+        bin.display()
+    );
+    bin
+}
+
+/// The Python the tests use: `RUNNER_TEST_PYTHON` (set by `cargo xtask test` to the test environment
+/// with numpy and torch), else `python3` on PATH for quick local runs.
+pub fn test_python() -> PathBuf {
+    match std::env::var_os("RUNNER_TEST_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "RUNNER_TEST_PYTHON is not set: in CI the tests run through `cargo xtask test`"
+            );
+            PathBuf::from("python3")
+        }
+    }
+}
+
+/// Fails (never skips) when the test Python lacks `module`: tests that need numpy or torch get them
+/// from the environment `cargo xtask test` sets up.
+pub fn require_module(module: &str) {
+    let ok = Command::new(test_python())
+        .args(["-c", &format!("import {module}")])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the test Python {} cannot import {module}: run the tests with `cargo xtask test`",
+        test_python().display()
+    );
+}
+
+/// Absolute path of a file under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// A `runner` command with the test Python selected and `VIRTUAL_ENV` cleared.
+pub fn runner() -> Command {
+    let mut cmd = Command::new(runner_bin());
+    cmd.env_remove("VIRTUAL_ENV").env_remove("CUDA_VISIBLE_DEVICES").env("RUNNER_PYTHON", test_python());
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// What `python /abs/prog.py args...` does with stdin from /dev/null: the reference.
+pub fn python_reference(program: &Path, args: &[&str]) -> Output {
+    Command::new(test_python())
+        .arg(program)
+        .args(args)
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the reference python")
+}
+
+/// Python's returncode for a wait status: the exit code, or minus the signal number.
+pub fn returncode(output: &Output) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match output.status.signal() {
+        Some(sig) => -sig,
+        None => output.status.code().expect("exit code"),
+    }
+}
+
+/// Decodes output as runner reports it: UTF-8 with replacement, universal newlines.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// Parses `runner validate --json` output.
+pub fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "runner did not print one JSON object ({e}); stdout: {}; stderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}

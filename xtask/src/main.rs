@@ -1,0 +1,105 @@
+//! Project automation, run as `cargo xtask <task>`:
+//!
+//! - `test`: create or reuse the cached test Python environment (numpy, torch), then run every test.
+//! - `demo`: the main job: build runner and run the bundled example programs.
+//! - `testenv`: only create or reuse the test environment and print its Python.
+
+mod testenv;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Xtask {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Set up the test environment (cached) and run every test of the workspace.
+    Test {
+        /// Extra arguments for the test runner (cargo nextest run, or cargo test without nextest).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Build runner in release mode and run the bundled example programs.
+    Demo,
+    /// Create or reuse the test Python environment and print the path of its interpreter.
+    Testenv,
+}
+
+fn main() -> Result<()> {
+    match Xtask::parse().task {
+        Task::Test { args } => test(&args),
+        Task::Demo => demo(),
+        Task::Testenv => {
+            println!("{}", testenv::ensure(&root())?.display());
+            Ok(())
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    let root = root();
+    let python = testenv::ensure(&root)?;
+    // The tests find the environment's interpreter here; a test that needs numpy or torch fails
+    // (never skips) when this interpreter lacks them.
+    let mut cmd = Command::new("cargo");
+    if has_nextest() {
+        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    cmd.args(extra).current_dir(&root).env("RUNNER_TEST_PYTHON", &python);
+    run(&mut cmd)
+}
+
+fn demo() -> Result<()> {
+    let root = root();
+    run(Command::new("cargo").args(["build", "--release", "-p", "runner-cli"]).current_dir(&root))?;
+    let runner = root.join("target/release/runner");
+    let examples = root.join("examples");
+    let mut programs: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .with_context(|| format!("reading {}", examples.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .collect();
+    programs.sort();
+    let mut failed = 0;
+    for p in &programs {
+        let status = Command::new(&runner).arg("validate").arg(p).status()?;
+        if !status.success() {
+            failed += 1;
+        }
+    }
+    eprintln!("xtask: {} example programs, {failed} failed", programs.len());
+    Ok(())
+}
