@@ -29,9 +29,16 @@ enum Command {
 /// The flags every command that runs programs shares.
 #[derive(Debug, Args)]
 pub struct RunFlags {
-    /// Engine: `subprocess` runs `python /abs/prog.py` in a fresh process.
-    #[arg(long, value_enum, default_value_t = ModeArg::Subprocess)]
+    /// Engine: `warm` reuses pre-warmed executors, `fork` forks a fresh one per program, `subprocess`
+    /// runs `python /abs/prog.py` in a fresh process.
+    #[arg(long, value_enum, default_value_t = ModeArg::Warm)]
     pub mode: ModeArg,
+    /// Modules the embedded engine imports once, before any program (comma-separated).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub preload: Vec<String>,
+    /// In warm mode, replace an executor after it has run this many programs.
+    #[arg(long, value_name = "N")]
+    pub max_programs_per_executor: Option<u32>,
     /// Python interpreter [default: $VIRTUAL_ENV/bin/python, else python3 on PATH].
     #[arg(long, value_name = "PATH", env = "RUNNER_PYTHON")]
     pub python: Option<PathBuf>,
@@ -49,6 +56,10 @@ pub struct RunFlags {
 /// `--mode` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ModeArg {
+    /// Executors forked from a warm zygote run programs back to back, state restored in between.
+    Warm,
+    /// A fresh executor, forked from the warm zygote, for every program.
+    Fork,
     /// `python /abs/prog.py` in a fresh process.
     Subprocess,
 }

@@ -6,6 +6,10 @@ mod report;
 mod settings;
 
 fn main() {
+    // A worker process is this same binary; it must not go through clap.
+    if std::env::args_os().nth(1).is_some_and(|a| a == runner_embed::worker::WORKER_SUBCOMMAND) {
+        runner_embed::worker::main();
+    }
     let code = match cli::parse() {
         Ok(cli) => match cli.execute() {
             Ok(code) => code,

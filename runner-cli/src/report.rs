@@ -6,7 +6,7 @@ use std::io::Write;
 
 use runner_core::text::decode_output;
 use runner_core::{device, ProgramSpec, RunResult};
-use runner_embed::SubprocessEngine;
+use runner_embed::Engines;
 
 use crate::cli::CliError;
 use crate::exit_code;
@@ -23,7 +23,11 @@ fn execute(mut plan: Plan, announce: &mut dyn Write) -> Result<RunResult, CliErr
 }
 
 fn run_spec(plan: &Plan, spec: &ProgramSpec) -> Result<RunResult, runner_embed::EngineError> {
-    SubprocessEngine::new(plan.config.clone()).run(spec)
+    let engines = Engines::prepare(plan.config.clone())?;
+    if let Some(warning) = engines.fallback_warning() {
+        eprintln!("runner: warning: {warning}");
+    }
+    engines.engine().run(spec)
 }
 
 /// `runner run`: the run_program transcript; exit 1 when the program failed.
@@ -119,6 +123,8 @@ mod tests {
             timed_out: false,
             truncated: Truncated::default(),
             leaked_pipes: false,
+            confirmed: None,
+            warm_attempt: None,
         }
     }
 

@@ -52,6 +52,8 @@ pub fn single(
 /// Builds the validated configuration shared by every command that runs programs.
 pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
     let mode = match flags.mode {
+        ModeArg::Warm => Mode::Warm,
+        ModeArg::Fork => Mode::Fork,
         ModeArg::Subprocess => Mode::Subprocess,
     };
     let mut config = RunConfig::new(mode, find_python(flags.python.as_deref())?);
@@ -66,6 +68,20 @@ pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
         }
     };
     config.max_output = flags.max_output;
+    config.preload = flags.preload.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
+    if let Some(bad) = config.preload.iter().find(|m| !m.split('.').all(is_identifier)) {
+        return Err(SettingsError::BadValue {
+            flag: "--preload",
+            reason: format!("{bad:?} is not a module name"),
+        });
+    }
+    if flags.max_programs_per_executor == Some(0) {
+        return Err(SettingsError::BadValue {
+            flag: "--max-programs-per-executor",
+            reason: "must be at least 1".into(),
+        });
+    }
+    config.max_programs_per_executor = flags.max_programs_per_executor;
     config.seed = flags.seed;
     Ok(config)
 }
@@ -127,6 +143,12 @@ pub fn find_python(flag: Option<&Path>) -> Result<PathBuf, SettingsError> {
     }
     which::which("python3")
         .map_err(|_| SettingsError::PythonNotFound("no python3 on PATH (use --python)".into()))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 fn is_executable(p: &Path) -> bool {

@@ -47,6 +47,13 @@ pub struct RunResult {
     pub truncated: Truncated,
     /// The program exited while processes it started still held its output open; they were killed.
     pub leaked_pipes: bool,
+    /// Warm mode only, for a failure: `true` when a fresh executor gave the same result, `false` when
+    /// it did not (then `warm_attempt` holds the first result: state left by earlier programs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<bool>,
+    /// The first, warm-executor result of a failure that a fresh executor did not reproduce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_attempt: Option<Box<RunResult>>,
 }
 
 impl RunResult {
@@ -80,6 +87,8 @@ mod tests {
             timed_out: false,
             truncated: Truncated::default(),
             leaked_pipes: false,
+            confirmed: None,
+            warm_attempt: None,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         assert_eq!(v["success"], false);

@@ -1,19 +1,27 @@
 //! runner's engines. [`SubprocessEngine`] runs `python /abs/prog.py` in a fresh process (the reference
-//! and fallback); the embedded engine (zygote and executors) runs programs inside forked, pre-warmed
-//! CPython processes. Every engine turns a [`ProgramSpec`] into a [`RunResult`] through the same
+//! and fallback); [`EmbeddedEngine`] runs programs inside executors forked from a pre-warmed CPython
+//! zygote ([`worker`]). Every engine turns a [`ProgramSpec`] into a [`RunResult`] through the same
 //! supervision loop, so capture, caps, timeouts and leak handling behave identically across modes.
+//! [`Engines::prepare`] picks and starts the engine a configuration asks for, falling back to the
+//! subprocess engine where embedding cannot serve.
 
+mod embedded;
+mod interp;
+mod protocol;
 mod supervise;
 mod unix;
 
 pub mod subprocess;
+pub mod worker;
 
+pub use embedded::{probe, EmbeddedEngine, PythonFacts, Zygote, LINKED_PYTHON};
 pub use subprocess::SubprocessEngine;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use runner_core::text::decode_output;
-use runner_core::{Mode, ProgramSpec, RunResult};
+use runner_core::{Mode, ProgramSpec, RunConfig, RunResult};
 
 /// Why an engine could not produce a result for a program (the program's own failures are results).
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +34,88 @@ pub enum EngineError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The interpreter ran but did not say what it is.
+    #[error("{python} did not answer as a Python 3 interpreter")]
+    Probe {
+        /// The interpreter asked.
+        python: PathBuf,
+    },
     /// Supervising the program failed (poll, read or wait).
     #[error("supervising the program failed: {0}")]
     Supervise(std::io::Error),
+    /// Starting or talking to the worker process failed.
+    #[error("worker process: {0}")]
+    Worker(std::io::Error),
+    /// The embedded interpreter could not be set up (initialisation, a preload).
+    #[error("embedded interpreter set-up failed: {0}")]
+    Setup(String),
+}
+
+/// The engines of one run: the configuration (its mode possibly changed by a fallback) and, for the
+/// embedded modes, the running zygote that every thread shares.
+pub struct Engines {
+    config: RunConfig,
+    zygote: Option<Arc<Zygote>>,
+    fallback: Option<String>,
+}
+
+impl Engines {
+    /// Starts what `config.mode` needs. An embedded mode whose Python cannot be embedded by this
+    /// binary (another major.minor version) falls back to the subprocess engine, with a warning.
+    pub fn prepare(config: RunConfig) -> Result<Engines, EngineError> {
+        let mut config = config;
+        if !config.mode.is_embedded() {
+            return Ok(Engines { config, zygote: None, fallback: None });
+        }
+        let facts = probe(&config.python)?;
+        if facts.version != LINKED_PYTHON {
+            let warning = format!(
+                "{} is Python {} but this runner embeds Python {LINKED_PYTHON}: using --mode subprocess",
+                config.python.display(),
+                facts.version
+            );
+            config.mode = Mode::Subprocess;
+            return Ok(Engines { config, zygote: None, fallback: Some(warning) });
+        }
+        let zygote = Zygote::start(&config, &facts)?;
+        Ok(Engines { config, zygote: Some(zygote), fallback: None })
+    }
+
+    /// The mode programs actually run in.
+    pub fn mode(&self) -> Mode {
+        self.config.mode
+    }
+
+    /// Why the requested embedded mode was replaced by the subprocess engine, if it was.
+    pub fn fallback_warning(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// An engine for one thread.
+    pub fn engine(&self) -> Engine {
+        match &self.zygote {
+            Some(z) => Engine::Embedded(EmbeddedEngine::new(self.config.clone(), Arc::clone(z))),
+            None => Engine::Subprocess(SubprocessEngine::new(self.config.clone())),
+        }
+    }
+}
+
+/// One thread's engine.
+pub enum Engine {
+    /// `python /abs/prog.py`.
+    Subprocess(SubprocessEngine),
+    /// Forked executors of the shared zygote.
+    Embedded(EmbeddedEngine),
+}
+
+impl Engine {
+    /// Runs one program and returns what it did.
+    pub fn run(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
+        match self {
+            Engine::Subprocess(e) => e.run(spec),
+            Engine::Embedded(e) => e.run(spec),
+        }
+    }
 }
 
 /// Builds the result record from what the supervision loop saw.
@@ -45,5 +132,7 @@ pub(crate) fn result_from(spec: &ProgramSpec, mode: Mode, o: supervise::Outcome)
         timed_out: o.timed_out,
         truncated: o.truncated,
         leaked_pipes: o.leaked_pipes,
+        confirmed: None,
+        warm_attempt: None,
     }
 }

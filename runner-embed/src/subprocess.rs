@@ -28,8 +28,8 @@ struct ChildUnit {
 }
 
 impl Watched for ChildUnit {
-    fn exit_fd(&self) -> BorrowedFd<'_> {
-        self.pidfd.as_fd()
+    fn exit_fds(&self) -> Vec<BorrowedFd<'_>> {
+        vec![self.pidfd.as_fd()]
     }
 
     fn poll_exit(&mut self) -> io::Result<Option<i32>> {

@@ -21,9 +21,9 @@ use crate::unix;
 
 /// A running unit whose exit and output the loop watches.
 pub(crate) trait Watched {
-    /// A descriptor that becomes readable (or hangs up) when the unit may have finished.
-    fn exit_fd(&self) -> BorrowedFd<'_>;
-    /// Called when [`Watched::exit_fd`] is ready: `Some(returncode)` once the unit has finished.
+    /// Descriptors that become readable (or hang up) when the unit may have finished.
+    fn exit_fds(&self) -> Vec<BorrowedFd<'_>>;
+    /// Called when one of [`Watched::exit_fds`] is ready: `Some(returncode)` once the unit has finished.
     fn poll_exit(&mut self) -> io::Result<Option<i32>>;
     /// Kills the unit and everything in its process group (timeout).
     fn kill(&mut self);
@@ -147,12 +147,10 @@ pub(crate) fn supervise(
                     which.push(i);
                 }
             }
-            let exit_slot = if returncode.is_none() {
-                fds.push(PollFd::new(unit.exit_fd(), PollFlags::POLLIN));
-                Some(fds.len() - 1)
-            } else {
-                None
-            };
+            let first_exit = fds.len();
+            if returncode.is_none() {
+                fds.extend(unit.exit_fds().into_iter().map(|fd| PollFd::new(fd, PollFlags::POLLIN)));
+            }
             match poll(&mut fds, timeout) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
@@ -160,7 +158,7 @@ pub(crate) fn supervise(
             let is_ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
             let ready: Vec<usize> =
                 which.iter().enumerate().filter(|(k, _)| is_ready(&fds[*k])).map(|(_, &i)| i).collect();
-            (ready, exit_slot.is_some_and(|k| is_ready(&fds[k])))
+            (ready, fds[first_exit..].iter().any(is_ready))
         };
 
         for i in ready {

@@ -43,3 +43,23 @@ pub fn die_with_parent() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `dup2(old, new)` on raw descriptor numbers (the fixed slots 0, 1, 2 and the worker's fd 3 are not
+/// owned values). Async-signal-safe.
+pub fn dup2_raw(old: i32, new: i32) -> io::Result<()> {
+    loop {
+        // SAFETY: dup2 on plain integers; the caller owns both slots.
+        if unsafe { libc::dup2(old, new) } >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
+}

@@ -1,0 +1,376 @@
+//! The supervisor's side of the embedded engine: it starts the worker process (the zygote), asks it
+//! for executors, and drives one executor per calling thread through the shared supervision loop.
+//!
+//! One zygote serves a whole run: the preloads are imported once, and each worker thread of the run
+//! asks it for executors. A reader thread receives everything the zygote says and routes it: fork
+//! replies to the thread that asked, exit statuses to the executor's owner.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use runner_core::exit::ExitStatus;
+use runner_core::{Mode, ProgramSpec, RunConfig, RunResult};
+
+use crate::protocol::{self, FromZygote, ProgramDone, RunProgram, Setup, ToZygote};
+use crate::supervise::{supervise, Limits, Outcome, Watched};
+use crate::worker::{WORKER_FD, WORKER_SUBCOMMAND};
+use crate::{unix, EngineError};
+
+/// The Python version this binary embeds (`major.minor`).
+pub const LINKED_PYTHON: &str = env!("RUNNER_LINKED_PYTHON");
+
+/// What the selected interpreter says about itself.
+#[derive(Clone, Debug)]
+pub struct PythonFacts {
+    /// `sys.executable`: the real binary, even when the user named a launcher or shim.
+    pub executable: PathBuf,
+    /// `major.minor`.
+    pub version: String,
+}
+
+/// Asks the selected interpreter for its `sys.executable` and version.
+pub fn probe(python: &Path) -> Result<PythonFacts, EngineError> {
+    let out = Command::new(python)
+        .args(["-c", "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|source| EngineError::Spawn { python: python.to_path_buf(), source })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    match (out.status.success(), lines.next(), lines.next()) {
+        (true, Some(exe), Some(version)) if !exe.is_empty() => {
+            Ok(PythonFacts { executable: PathBuf::from(exe), version: version.to_string() })
+        }
+        _ => Err(EngineError::Probe { python: python.to_path_buf() }),
+    }
+}
+
+type ForkReply = Result<(i32, OwnedFd, Receiver<i32>), String>;
+
+struct Routes {
+    forks: HashMap<u64, Sender<ForkReply>>,
+    exits: HashMap<i32, Sender<i32>>,
+}
+
+/// A running zygote, shared by the threads of a run.
+pub struct Zygote {
+    sock: Mutex<OwnedFd>,
+    child: Mutex<Child>,
+    routes: Arc<Mutex<Routes>>,
+    tokens: AtomicU64,
+    version: String,
+}
+
+impl Zygote {
+    /// Starts the worker process, initialises its interpreter and imports the preloads.
+    pub fn start(config: &RunConfig, facts: &PythonFacts) -> Result<Arc<Zygote>, EngineError> {
+        let exe = std::env::current_exe().map_err(EngineError::Worker)?;
+        let (ours, theirs) = protocol::pair().map_err(EngineError::Worker)?;
+        let mut cmd = Command::new(exe);
+        cmd.arg(WORKER_SUBCOMMAND).stdin(Stdio::null()).stdout(Stdio::null()).process_group(0);
+        let theirs_raw = theirs.as_raw_fd();
+        // SAFETY: only async-signal-safe calls between fork and exec: dup2 (which clears close-on-exec
+        // on the copy) and prctl.
+        unsafe {
+            cmd.pre_exec(move || {
+                unix::dup2_raw(theirs_raw, WORKER_FD)?;
+                unix::die_with_parent()
+            });
+        }
+        let child = cmd.spawn().map_err(EngineError::Worker)?;
+        drop(theirs);
+        let setup = Setup {
+            executable: facts.executable.clone(),
+            argv0: config.python.to_string_lossy().into_owned(),
+            preload: config.preload.clone(),
+        };
+        protocol::send(ours.as_fd(), &setup, &[]).map_err(EngineError::Worker)?;
+        let version = match protocol::recv::<FromZygote>(ours.as_fd()).map_err(EngineError::Worker)? {
+            Some((FromZygote::Ready { version }, _)) => version,
+            Some((FromZygote::SetupFailed { message }, _)) => return Err(EngineError::Setup(message)),
+            _ => return Err(EngineError::Setup("the worker exited during start-up".into())),
+        };
+        let routes = Arc::new(Mutex::new(Routes { forks: HashMap::new(), exits: HashMap::new() }));
+        let reader_sock = ours.try_clone().map_err(EngineError::Worker)?;
+        let reader_routes = Arc::clone(&routes);
+        std::thread::Builder::new()
+            .name("zygote-reader".into())
+            .spawn(move || read_zygote(reader_sock, reader_routes))
+            .map_err(EngineError::Worker)?;
+        Ok(Arc::new(Zygote {
+            sock: Mutex::new(ours),
+            child: Mutex::new(child),
+            routes,
+            tokens: AtomicU64::new(0),
+            version,
+        }))
+    }
+
+    /// `sys.version` of the embedded interpreter.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Forks a fresh executor.
+    pub fn fork(&self) -> Result<Executor, EngineError> {
+        let token = self.tokens.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = bounded(1);
+        self.routes.lock().unwrap().forks.insert(token, tx);
+        {
+            let sock = self.sock.lock().unwrap();
+            protocol::send(sock.as_fd(), &ToZygote::Fork { token }, &[]).map_err(EngineError::Worker)?;
+        }
+        match rx.recv() {
+            Ok(Ok((pid, sock, exit))) => {
+                // A pidfd tells us the executor died even while something it forked still holds its
+                // socket open; the zygote's report then gives the status.
+                let pidfd = unix::pidfd_open(pid as u32).ok();
+                Ok(Executor { pid, sock, pidfd, exit, programs: 0, alive: true })
+            }
+            Ok(Err(message)) => Err(EngineError::Setup(format!("fork failed: {message}"))),
+            Err(_) => Err(EngineError::Setup("the worker process died".into())),
+        }
+    }
+}
+
+impl Drop for Zygote {
+    fn drop(&mut self) {
+        // Closing our socket makes the zygote kill its executors and exit; then reap it.
+        let mut child = self.child.lock().unwrap();
+        unix::kill_group(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn read_zygote(sock: OwnedFd, routes: Arc<Mutex<Routes>>) {
+    while let Ok(Some((msg, mut fds))) = protocol::recv::<FromZygote>(sock.as_fd()) {
+        let mut r = routes.lock().unwrap();
+        match msg {
+            FromZygote::Forked { token, pid } => {
+                let (etx, erx) = bounded(1);
+                r.exits.insert(pid, etx);
+                if let (Some(tx), Some(fd)) = (r.forks.remove(&token), fds.pop()) {
+                    let _ = tx.send(Ok((pid, fd, erx)));
+                }
+            }
+            FromZygote::ForkFailed { token, message } => {
+                if let Some(tx) = r.forks.remove(&token) {
+                    let _ = tx.send(Err(message));
+                }
+            }
+            FromZygote::Exited { pid, status } => {
+                if let Some(tx) = r.exits.remove(&pid) {
+                    let _ = tx.send(status);
+                }
+            }
+            FromZygote::Ready { .. } | FromZygote::SetupFailed { .. } => {}
+        }
+    }
+    // The zygote is gone: every waiter learns it through its dropped sender.
+    let mut r = routes.lock().unwrap();
+    r.forks.clear();
+    r.exits.clear();
+}
+
+/// A forked executor, driven by one thread at a time.
+pub struct Executor {
+    pid: i32,
+    sock: OwnedFd,
+    pidfd: Option<OwnedFd>,
+    exit: Receiver<i32>,
+    programs: u32,
+    alive: bool,
+}
+
+struct ExecutorRun<'a> {
+    ex: &'a mut Executor,
+    warm: bool,
+    reusable: bool,
+}
+
+impl Executor {
+    /// How many programs this executor has run.
+    pub fn programs(&self) -> u32 {
+        self.programs
+    }
+
+    /// Whether it can take another program.
+    pub fn alive(&self) -> bool {
+        self.alive
+    }
+
+    /// The returncode of the executor's death, from the zygote's report.
+    fn death(&mut self) -> i32 {
+        self.alive = false;
+        match self.exit.recv_timeout(Duration::from_secs(30)) {
+            Ok(status) => ExitStatus::from_wait_status(status).returncode(),
+            Err(_) => -libc::SIGKILL,
+        }
+    }
+
+    /// Runs one program. With `last`, the executor exits after it (fork mode).
+    fn run(&mut self, spec: &ProgramSpec, limits: Limits, last: bool) -> Result<Outcome, EngineError> {
+        let (out_r, out_w) = unix::pipe().map_err(EngineError::Supervise)?;
+        let (err_r, err_w) = unix::pipe().map_err(EngineError::Supervise)?;
+        let msg =
+            RunProgram { path: spec.path.clone(), args: spec.args.clone(), env: spec.env.clone(), last };
+        let start = Instant::now();
+        protocol::send(self.sock.as_fd(), &msg, &[out_w.as_raw_fd(), err_w.as_raw_fd()])
+            .map_err(EngineError::Worker)?;
+        drop((out_w, err_w));
+        self.programs += 1;
+        let mut unit = ExecutorRun { ex: self, warm: !last, reusable: false };
+        let outcome = supervise(&mut unit, out_r, err_r, limits, start).map_err(EngineError::Supervise)?;
+        let reusable = unit.reusable;
+        if !reusable && self.alive {
+            // Fork mode, or an executor that said it cannot go on: make sure it is gone.
+            if last {
+                self.death();
+            } else {
+                self.kill();
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn kill(&mut self) {
+        if self.alive {
+            unix::kill_group(self.pid as u32);
+            self.death();
+        }
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        if self.alive {
+            unix::kill_group(self.pid as u32);
+        }
+    }
+}
+
+impl Watched for ExecutorRun<'_> {
+    fn exit_fds(&self) -> Vec<BorrowedFd<'_>> {
+        let mut fds = vec![self.ex.sock.as_fd()];
+        fds.extend(self.ex.pidfd.as_ref().map(|p| p.as_fd()));
+        fds
+    }
+
+    fn poll_exit(&mut self) -> io::Result<Option<i32>> {
+        if self.warm {
+            match protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
+                Ok(Some((done, _))) => {
+                    self.reusable = done.reusable;
+                    return Ok(Some(done.returncode));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Maybe the pidfd woke us: check whether the executor is still there.
+                    if !self.ex.pidfd.as_ref().is_some_and(|p| readable(p.as_fd())) {
+                        return Ok(None);
+                    }
+                }
+                _ => {}
+            }
+        } else if !self.ex.pidfd.as_ref().is_none_or(|p| readable(p.as_fd())) {
+            // Fork mode: only the process's end counts (its socket may live on in its children).
+            return Ok(None);
+        }
+        Ok(Some(self.ex.death()))
+    }
+
+    fn kill(&mut self) {
+        unix::kill_group(self.ex.pid as u32);
+    }
+
+    fn kill_leftovers(&mut self) {
+        // The leftovers share the executor's process group; the executor goes with them.
+        self.reusable = false;
+        self.ex.kill();
+    }
+}
+
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+}
+
+/// Runs programs in executors forked from a shared zygote, in `fork` or `warm` mode. One per thread.
+pub struct EmbeddedEngine {
+    config: RunConfig,
+    zygote: Arc<Zygote>,
+    executor: Option<Executor>,
+}
+
+impl EmbeddedEngine {
+    /// An engine for one thread of a run.
+    pub fn new(config: RunConfig, zygote: Arc<Zygote>) -> Self {
+        EmbeddedEngine { config, zygote, executor: None }
+    }
+
+    fn limits(&self, spec: &ProgramSpec) -> Limits {
+        Limits {
+            timeout: spec.timeout.or(self.config.timeout),
+            max_output: self.config.max_output,
+            leak_grace: self.config.leak_grace,
+        }
+    }
+
+    /// Runs one program and returns what it did.
+    pub fn run(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
+        let limits = self.limits(spec);
+        match self.config.mode {
+            Mode::Fork => {
+                let mut ex = self.zygote.fork()?;
+                let outcome = ex.run(spec, limits, true)?;
+                Ok(crate::result_from(spec, Mode::Fork, outcome))
+            }
+            _ => {
+                let fresh = self.executor.as_ref().is_none_or(|e| e.programs() == 0);
+                let first = self.run_warm(spec, limits)?;
+                if first.success || fresh {
+                    return Ok(first);
+                }
+                // A failure after other programs ran in this executor may be their leftovers: confirm it
+                // in a fresh executor before reporting it.
+                self.executor = None;
+                let mut second = self.run_warm(spec, limits)?;
+                second.confirmed = Some(
+                    second.returncode == first.returncode
+                        && second.stdout == first.stdout
+                        && second.stderr == first.stderr,
+                );
+                if second.confirmed == Some(false) {
+                    second.warm_attempt = Some(Box::new(first));
+                }
+                Ok(second)
+            }
+        }
+    }
+
+    fn run_warm(&mut self, spec: &ProgramSpec, limits: Limits) -> Result<RunResult, EngineError> {
+        let spent = |e: &Executor| {
+            !e.alive() || self.config.max_programs_per_executor.is_some_and(|max| e.programs() >= max)
+        };
+        if self.executor.as_ref().is_none_or(spent) {
+            self.executor = Some(self.zygote.fork()?);
+        }
+        let ex = self.executor.as_mut().expect("executor just ensured");
+        let outcome = ex.run(spec, limits, false)?;
+        if !ex.alive() {
+            self.executor = None;
+        }
+        Ok(crate::result_from(spec, Mode::Warm, outcome))
+    }
+}

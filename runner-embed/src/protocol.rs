@@ -1,0 +1,151 @@
+//! The messages between the supervisor (the `runner` process), the zygote and the executors, and
+//! their transport: one JSON document per datagram on a `SOCK_SEQPACKET` Unix socket, with file
+//! descriptors (an executor's socket, a program's output pipes) passed alongside as `SCM_RIGHTS`.
+//! Datagrams keep message boundaries, so there is no framing to get wrong, and a closed peer reads as
+//! end of file.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType,
+};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Largest message accepted; programs' argument lists and environments fit easily.
+const MAX_MESSAGE: usize = 4 << 20;
+
+/// How the zygote must set up the interpreter; the first message it receives.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Setup {
+    /// The interpreter programs must believe they run under (`sys.executable`, prefix discovery).
+    pub executable: PathBuf,
+    /// The command name python was started as (`sys.orig_argv[0]`): the `--python` the user gave.
+    pub argv0: String,
+    /// Modules to import before forking executors.
+    pub preload: Vec<String>,
+}
+
+/// Zygote to supervisor.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FromZygote {
+    /// The interpreter is up and the preloads are imported.
+    Ready {
+        /// `sys.version` of the embedded interpreter.
+        version: String,
+    },
+    /// Setting up the interpreter or a preload failed; the zygote exits after this.
+    SetupFailed { message: String },
+    /// An executor was forked; its socket travels with this message.
+    Forked { token: u64, pid: i32 },
+    /// Forking failed.
+    ForkFailed { token: u64, message: String },
+    /// An executor ended with this raw wait status.
+    Exited { pid: i32, status: i32 },
+}
+
+/// Supervisor to zygote.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ToZygote {
+    /// Fork an executor; the reply carries `token`.
+    Fork { token: u64 },
+}
+
+/// Supervisor to executor: run one program. The program's stdout and stderr pipes travel with it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunProgram {
+    /// Absolute path of the program.
+    pub path: PathBuf,
+    /// `sys.argv[1:]`.
+    pub args: Vec<String>,
+    /// Variables set for this program on top of the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// Exit the executor after the program (fork mode) instead of restoring state for the next one.
+    pub last: bool,
+}
+
+/// Executor to supervisor, after a program in warm mode.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProgramDone {
+    /// The program's returncode, as python would have exited.
+    pub returncode: i32,
+    /// Whether the executor restored its state and can run another program.
+    pub reusable: bool,
+    /// Why it cannot be reused, when it cannot.
+    pub reason: Option<String>,
+}
+
+/// A connected pair of sequenced-packet sockets, close-on-exec.
+pub fn pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?)
+}
+
+/// Sends `msg`, with `fds` attached.
+pub fn send<T: Serialize>(sock: BorrowedFd<'_>, msg: &T, fds: &[RawFd]) -> io::Result<()> {
+    let bytes = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    let iov = [IoSlice::new(&bytes)];
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &rights };
+    loop {
+        match sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Receives one message and the descriptors attached to it; `Ok(None)` when the peer has closed.
+pub fn recv<T: DeserializeOwned>(sock: BorrowedFd<'_>) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
+    recv_flags(sock, MsgFlags::empty())
+}
+
+/// Like [`recv`], but returns `Err(WouldBlock)` instead of waiting when nothing is there.
+pub fn try_recv<T: DeserializeOwned>(sock: BorrowedFd<'_>) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
+    recv_flags(sock, MsgFlags::MSG_DONTWAIT)
+}
+
+fn recv_flags<T: DeserializeOwned>(
+    sock: BorrowedFd<'_>,
+    flags: MsgFlags,
+) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
+    thread_local! {
+        // One receive buffer per thread, allocated once: zeroing megabytes per message would cost
+        // more than the message.
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; MAX_MESSAGE]);
+    }
+    BUF.with(|buf| recv_into(sock, flags, &mut buf.borrow_mut()))
+}
+
+fn recv_into<T: DeserializeOwned>(
+    sock: BorrowedFd<'_>,
+    flags: MsgFlags,
+    buf: &mut [u8],
+) -> io::Result<Option<(T, Vec<OwnedFd>)>> {
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let (len, fds) = loop {
+        let mut iov = [IoSliceMut::new(buf)];
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), flags | MsgFlags::MSG_CMSG_CLOEXEC)
+        {
+            Ok(msg) => {
+                let mut fds = Vec::new();
+                for cmsg in msg.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                        // SAFETY: SCM_RIGHTS installed these fds in this process for us alone.
+                        fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                    }
+                }
+                break (msg.bytes, fds);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if len == 0 {
+        return Ok(None);
+    }
+    let msg = serde_json::from_slice(&buf[..len]).map_err(io::Error::other)?;
+    Ok(Some((msg, fds)))
+}

@@ -1,0 +1,319 @@
+//! The worker process: the `runner` binary started with the hidden `__worker` subcommand.
+//!
+//! It initialises the embedded interpreter as the selected Python would start, imports the preloads and
+//! becomes the *zygote*: a single-threaded process that never runs user code and never touches CUDA,
+//! whose only job is to fork *executors* on request and report how they end (it is their parent, so
+//! only it can read their wait status). An executor is a forked copy of the zygote that runs programs
+//! in-process: it receives a program and its output pipes, runs it with python's semantics
+//! (`executor.py`), and either exits (fork mode, or when its state cannot be restored) or waits for the
+//! next program (warm mode).
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::{getpid, setpgid, Pid};
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+
+use crate::interp::{self, InterpreterConfig};
+use crate::protocol::{self, FromZygote, ProgramDone, RunProgram, Setup, ToZygote};
+use crate::unix;
+
+/// The fd on which a worker finds its socket to the supervisor.
+pub const WORKER_FD: RawFd = 3;
+
+/// The hidden subcommand that makes the `runner` binary a worker.
+pub const WORKER_SUBCOMMAND: &str = "__worker";
+
+const EXECUTOR_PY: &str = include_str!("executor.py");
+
+/// Entry point of a worker process; never returns.
+pub fn main() -> ! {
+    // SAFETY: the supervisor placed our end of the socket pair on WORKER_FD before exec.
+    let sock = unsafe { OwnedFd::from_raw_fd(WORKER_FD) };
+    let code = match zygote(sock) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("runner worker: {e}");
+            70
+        }
+    };
+    std::process::exit(code)
+}
+
+fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
+    let Some((setup, _)) = protocol::recv::<Setup>(sock.as_fd())? else { return Ok(()) };
+    let config = InterpreterConfig { executable: setup.executable.clone(), argv0: setup.argv0.clone() };
+    if let Err(e) = interp::initialize(&config) {
+        protocol::send(sock.as_fd(), &FromZygote::SetupFailed { message: e.to_string() }, &[])?;
+        return Ok(());
+    }
+    let executor = match Python::attach(|py| load_executor(py, &setup)) {
+        Ok(m) => m,
+        Err(message) => {
+            protocol::send(sock.as_fd(), &FromZygote::SetupFailed { message }, &[])?;
+            return Ok(());
+        }
+    };
+    let version = Python::attach(|_| Python::version_str().to_string());
+    protocol::send(sock.as_fd(), &FromZygote::Ready { version }, &[])?;
+    serve(sock, executor)
+}
+
+/// Loads executor.py as a private module (never in sys.modules), imports the preloads and records
+/// the baseline state. Errors come back as the text python would print.
+fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> {
+    let describe = |e: PyErr| {
+        let tb = e.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
+        format!("{tb}{e}")
+    };
+    let module = PyModule::new(py, "_runner_executor").map_err(describe)?;
+    let code = CString::new(EXECUTOR_PY).expect("executor.py has no NUL");
+    py.run(&code, Some(&module.dict()), None).map_err(describe)?;
+    module.setattr("_run_file", wrap_pyfunction!(run_file, py).map_err(describe)?).map_err(describe)?;
+    for name in &setup.preload {
+        py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
+    }
+    module.call_method1("capture_baseline", (setup.argv0.as_str(),)).map_err(describe)?;
+    Ok(module.unbind())
+}
+
+/// `_run_file(path, globals)`: parse and run the file as pythonrun.c does for `python path`.
+#[pyfunction]
+fn run_file<'py>(
+    py: Python<'py>,
+    path: &str,
+    globals: Bound<'py, PyDict>,
+) -> PyResult<(i32, Bound<'py, PyAny>)> {
+    let cpath = CString::new(path)?;
+    // SAFETY: fopen with valid NUL-terminated strings.
+    let fp = unsafe { libc::fopen(cpath.as_ptr(), c"rb".as_ptr()) };
+    if fp.is_null() {
+        // pymain_run_file's message, then exit status 2.
+        let err = std::io::Error::last_os_error();
+        let argv0: String = py.import("sys")?.getattr("orig_argv")?.get_item(0)?.extract()?;
+        let repr = path.into_pyobject(py)?.repr()?.to_string();
+        let msg = format!(
+            "{argv0}: can't open file {repr}: [Errno {}] {}\n",
+            err.raw_os_error().unwrap_or(0),
+            nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(0)).desc()
+        );
+        let _ = nix::unistd::write(std::io::stderr(), msg.as_bytes());
+        return Ok((2, py.None().into_bound(py)));
+    }
+    let minor = py.version_info().minor as i32;
+    let mut flags = pyo3::ffi::PyCompilerFlags { cf_flags: 0, cf_feature_version: minor };
+    // SAFETY: fp is an open FILE* that PyRun_FileExFlags closes (closeit = 1); globals is a dict we
+    // hold a reference to; the GIL is held.
+    let result = unsafe {
+        pyo3::ffi::PyRun_FileExFlags(
+            fp,
+            cpath.as_ptr(),
+            pyo3::ffi::Py_file_input,
+            globals.as_ptr(),
+            globals.as_ptr(),
+            1,
+            &mut flags,
+        )
+    };
+    if !result.is_null() {
+        // SAFETY: we own the new reference PyRun returned.
+        unsafe { pyo3::ffi::Py_DECREF(result) };
+        flush_io(py);
+        return Ok((0, py.None().into_bound(py)));
+    }
+    let err = PyErr::take(py).expect("PyRun_FileExFlags failed without an exception");
+    // flush_io() runs with the exception set aside, before it is printed.
+    flush_io(py);
+    if err.is_instance_of::<PySystemExit>(py) {
+        return Ok((2, err.into_value(py).into_bound(py).into_any()));
+    }
+    let keyboard_interrupt = err.get_type(py).is(py.get_type::<PyKeyboardInterrupt>());
+    err.restore(py);
+    // SAFETY: an exception is set; PyErr_PrintEx(1) prints it through sys.excepthook and sets
+    // sys.last_type/last_value/last_traceback, exactly as PyErr_Print does for python itself.
+    unsafe { pyo3::ffi::PyErr_PrintEx(1) };
+    Ok((1, pyo3::types::PyBool::new(py, keyboard_interrupt).to_owned().into_any()))
+}
+
+fn flush_io(py: Python<'_>) {
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stderr", "stdout"] {
+            if let Ok(f) = sys.getattr(name) {
+                if !f.is_none() {
+                    let _ = f.call_method0("flush");
+                }
+            }
+        }
+    }
+    // Errors while flushing are ignored, as flush_io() ignores them.
+    let _ = PyErr::take(py);
+}
+
+/// The zygote's loop: fork executors on request, report their exits, stop when the supervisor goes.
+fn serve(sock: OwnedFd, executor: Py<PyModule>) -> Result<(), Box<dyn std::error::Error>> {
+    let mut children: HashMap<i32, OwnedFd> = HashMap::new();
+    loop {
+        let pids: Vec<i32> = children.keys().copied().collect();
+        let (sock_ready, exited) = {
+            let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+            fds.extend(pids.iter().map(|pid| PollFd::new(children[pid].as_fd(), PollFlags::POLLIN)));
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+            let exited: Vec<i32> =
+                pids.iter().zip(&fds[1..]).filter(|(_, fd)| ready(fd)).map(|(pid, _)| *pid).collect();
+            (ready(&fds[0]), exited)
+        };
+        for pid in exited {
+            let status = loop {
+                match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL)) {
+                    Err(Errno::EINTR) => continue,
+                    Ok(status) => break raw_status(status),
+                    Err(_) => break 0,
+                }
+            };
+            children.remove(&pid);
+            protocol::send(sock.as_fd(), &FromZygote::Exited { pid, status }, &[])?;
+        }
+        if !sock_ready {
+            continue;
+        }
+        match protocol::recv::<ToZygote>(sock.as_fd())? {
+            None => {
+                // The supervisor is gone: nothing we started may outlive it.
+                for pid in children.keys() {
+                    unix::kill_group(*pid as u32);
+                }
+                return Ok(());
+            }
+            Some((ToZygote::Fork { token }, _)) => match fork_executor(&sock, &children, &executor) {
+                Ok((pid, theirs)) => {
+                    let pidfd = unix::pidfd_open(pid as u32)?;
+                    children.insert(pid, pidfd);
+                    protocol::send(sock.as_fd(), &FromZygote::Forked { token, pid }, &[theirs.as_raw_fd()])?;
+                }
+                Err(e) => protocol::send(
+                    sock.as_fd(),
+                    &FromZygote::ForkFailed { token, message: e.to_string() },
+                    &[],
+                )?,
+            },
+        }
+    }
+}
+
+/// Re-encodes a nix wait status as the raw status word the supervisor decodes.
+fn raw_status(status: nix::sys::wait::WaitStatus) -> i32 {
+    use nix::sys::wait::WaitStatus::*;
+    match status {
+        Exited(_, code) => (code & 0xff) << 8,
+        Signaled(_, sig, core) => sig as i32 | if core { 0x80 } else { 0 },
+        _ => 0,
+    }
+}
+
+/// Forks one executor. Returns its pid and the supervisor's end of its socket.
+fn fork_executor(
+    zygote_sock: &OwnedFd,
+    children: &HashMap<i32, OwnedFd>,
+    executor: &Py<PyModule>,
+) -> std::io::Result<(i32, OwnedFd)> {
+    let (theirs, ours) = protocol::pair()?;
+    let zygote_pid = getpid();
+    Python::attach(|py| {
+        // SAFETY: PyOS_BeforeFork/AfterFork_* bracket fork() with the GIL held, as CPython requires;
+        // the zygote is single-threaded, so the child is a consistent copy.
+        unsafe { pyo3::ffi::PyOS_BeforeFork() };
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
+            // The child keeps only its own socket: not the zygote's, not its siblings' pidfds.
+            let _ = nix::unistd::close(zygote_sock.as_raw_fd());
+            for fd in children.values() {
+                let _ = nix::unistd::close(fd.as_raw_fd());
+            }
+            drop(theirs);
+            executor_main(py, ours, executor, zygote_pid);
+        }
+        unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
+        if pid < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        drop(ours);
+        Ok((pid, theirs))
+    })
+}
+
+/// An executor's life: run programs until told to stop, the supervisor goes, or the state cannot be
+/// restored. Never returns.
+fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote: Pid) -> ! {
+    // Its own process group, so a timeout kills the executor and everything the program started; and
+    // it dies with the zygote.
+    let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    let _ = unix::die_with_parent();
+    if nix::unistd::getppid() != zygote {
+        exit_now(0);
+    }
+    let devnull = match std::fs::File::open("/dev/null") {
+        Ok(f) => OwnedFd::from(f),
+        Err(_) => exit_now(71),
+    };
+    let _ = unix::dup2_raw(devnull.as_raw_fd(), 0);
+    let executor = executor.bind(py);
+    if executor.call_method0("executor_started").is_err() {
+        exit_now(71);
+    }
+    loop {
+        let received = py.detach(|| protocol::recv::<RunProgram>(sock.as_fd()));
+        let (run, fds) = match received {
+            Ok(Some(msg)) => msg,
+            _ => exit_now(0),
+        };
+        let [out, err] = <[OwnedFd; 2]>::try_from(fds).unwrap_or_else(|_| exit_now(72));
+        let _ = unix::dup2_raw(out.as_raw_fd(), 1);
+        let _ = unix::dup2_raw(err.as_raw_fd(), 2);
+        drop((out, err));
+        let path = run.path.to_string_lossy().into_owned();
+        let env = run.env.clone();
+        let result = executor.call_method1("run_program", (path, run.args.clone(), env, run.last));
+        let (code, kbd, reusable, reason): (i32, bool, bool, Option<String>) =
+            match result.and_then(|r| r.extract().map_err(PyErr::from)) {
+                Ok(v) => v,
+                Err(e) => {
+                    e.print(py);
+                    exit_now(70);
+                }
+            };
+        // The program is over: let go of its output so the supervisor sees end of file.
+        let _ = unix::dup2_raw(devnull.as_raw_fd(), 1);
+        let _ = unix::dup2_raw(devnull.as_raw_fd(), 2);
+        if run.last {
+            if kbd {
+                // exit_sigint() in main.c: die by SIGINT so the parent sees the signal.
+                unsafe {
+                    libc::signal(libc::SIGINT, libc::SIG_DFL);
+                    libc::kill(libc::getpid(), libc::SIGINT);
+                }
+            }
+            exit_now(code);
+        }
+        let done = ProgramDone { returncode: code, reusable, reason };
+        if protocol::send(sock.as_fd(), &done, &[]).is_err() || !reusable {
+            exit_now(0);
+        }
+    }
+}
+
+/// Ends the process at once: no Rust or Python teardown (the interpreter belongs to the zygote).
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no shared state.
+    unsafe { libc::_exit(code & 0xff) }
+}
