@@ -24,6 +24,8 @@ enum Command {
     Run(RunCmd),
     /// Run one program and report its result (run_and_validate); `--json` prints the result object.
     Validate(ValidateCmd),
+    /// Run many programs on parallel workers, with results as JSONL/JUnit and a summary.
+    Batch(BatchCmd),
 }
 
 /// The flags every command that runs programs shares.
@@ -89,6 +91,47 @@ struct ValidateCmd {
     flags: RunFlags,
 }
 
+/// `runner batch`.
+#[derive(Debug, Args)]
+pub struct BatchCmd {
+    /// Program files and directories (their `*.py`, recursively).
+    #[arg(value_name = "PROGRAMS")]
+    pub inputs: Vec<PathBuf>,
+    /// Read program paths from FILE, one a line (`-` for stdin); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub from_list: Vec<PathBuf>,
+    /// Parallel workers [default: the number of CPUs].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub workers: Option<usize>,
+    /// Devices to spread workers over (comma-separated CUDA_VISIBLE_DEVICES values) instead of the
+    /// device policy's.
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
+    /// Leave GPU 0 to the parent when several GPUs are counted (as run_and_validate does).
+    #[arg(long)]
+    pub skip_primary_device: bool,
+    /// Write one JSON object per program to FILE as each finishes.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write a JUnit XML report to FILE at the end.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Skip programs already recorded in the --output file, and append to it.
+    #[arg(long)]
+    pub resume: bool,
+    /// A failure whose output matches REGEX is counted as ignored (a known issue); repeatable.
+    #[arg(long, value_name = "REGEX")]
+    pub ignore_pattern: Vec<String>,
+    /// Stop scheduling at the first failure and print how to reproduce it.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// No progress display.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
 /// Parses the process's arguments. `Err` carries the exit code after clap has printed help, the
 /// version, or a one-line usage error.
 pub fn parse() -> Result<Cli, i32> {
@@ -138,6 +181,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => exit_code::USAGE,
+            // The engine could not start (interpreter, worker, preload): a set-up error.
             CliError::Engine(_) | CliError::Io(_) => exit_code::USAGE,
         }
     }
@@ -156,6 +200,7 @@ impl Cli {
                     settings::single(&cmd.program, cmd.args, &cmd.flags, runner_core::Purpose::Validate)?;
                 crate::report::validate(plan, cmd.json)
             }
+            Command::Batch(cmd) => crate::batch::execute(cmd),
         }
     }
 }

@@ -7,5 +7,4 @@ pub const FAILED: i32 = 1;
 /// A usage or set-up error: nothing was run.
 pub const USAGE: i32 = 2;
 /// Interrupted by Ctrl-C.
-#[allow(dead_code)]
 pub const INTERRUPTED: i32 = 130;

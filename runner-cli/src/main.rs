@@ -1,8 +1,11 @@
 //! `runner`: parse the command line, run, print any error on one line, exit with its code.
 
+mod batch;
 mod cli;
 mod exit_code;
+mod inputs;
 mod report;
+mod reporter;
 mod settings;
 
 fn main() {

@@ -5,6 +5,7 @@
 //! This crate knows nothing about Python embedding, processes or the command line: the engines in
 //! `runner-embed` and the front end in `runner-cli` both speak in these types.
 
+pub mod classify;
 pub mod config;
 pub mod device;
 pub mod exit;

@@ -88,6 +88,7 @@ impl Zygote {
             });
         }
         let child = cmd.spawn().map_err(EngineError::Worker)?;
+        unix::track_group(child.id());
         drop(theirs);
         let setup = Setup {
             executable: facts.executable.clone(),
@@ -135,6 +136,7 @@ impl Zygote {
                 // A pidfd tells us the executor died even while something it forked still holds its
                 // socket open; the zygote's report then gives the status.
                 let pidfd = unix::pidfd_open(pid as u32).ok();
+                unix::track_group(pid as u32);
                 Ok(Executor { pid, sock, pidfd, exit, programs: 0, alive: true })
             }
             Ok(Err(message)) => Err(EngineError::Setup(format!("fork failed: {message}"))),
@@ -148,6 +150,7 @@ impl Drop for Zygote {
         // Closing our socket makes the zygote kill its executors and exit; then reap it.
         let mut child = self.child.lock().unwrap();
         unix::kill_group(child.id());
+        unix::untrack_group(child.id());
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -213,6 +216,9 @@ impl Executor {
     /// The returncode of the executor's death, from the zygote's report.
     fn death(&mut self) -> i32 {
         self.alive = false;
+        // Its group may still hold what the program left behind; the executor itself is gone.
+        unix::kill_group(self.pid as u32);
+        unix::untrack_group(self.pid as u32);
         match self.exit.recv_timeout(Duration::from_secs(30)) {
             Ok(status) => ExitStatus::from_wait_status(status).returncode(),
             Err(_) => -libc::SIGKILL,
@@ -256,6 +262,7 @@ impl Drop for Executor {
     fn drop(&mut self) {
         if self.alive {
             unix::kill_group(self.pid as u32);
+            unix::untrack_group(self.pid as u32);
         }
     }
 }

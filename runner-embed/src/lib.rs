@@ -11,6 +11,14 @@ mod protocol;
 mod supervise;
 mod unix;
 
+pub mod scheduler;
+
+/// Kills every process group the runner has started (programs, executors, the zygote): the
+/// emergency stop of a second Ctrl-C.
+pub fn kill_everything() {
+    unix::kill_tracked_groups();
+}
+
 pub mod subprocess;
 pub mod worker;
 

@@ -74,6 +74,7 @@ impl SubprocessEngine {
             .map_err(|source| EngineError::Spawn { python: self.config.python.clone(), source })?;
         let stdout: OwnedFd = child.stdout.take().expect("piped stdout").into();
         let stderr: OwnedFd = child.stderr.take().expect("piped stderr").into();
+        unix::track_group(child.id());
         let pidfd = unix::pidfd_open(child.id()).map_err(EngineError::Supervise)?;
         let mut unit = ChildUnit { child, pidfd };
         let limits = Limits {
@@ -84,6 +85,7 @@ impl SubprocessEngine {
         let outcome = supervise(&mut unit, stdout, stderr, limits, start);
         // Whatever happened, nothing the program started outlives its run.
         unix::kill_group(unit.child.id());
+        unix::untrack_group(unit.child.id());
         let outcome = outcome.map_err(EngineError::Supervise)?;
         if unit.child.try_wait().ok().flatten().is_none() {
             let _ = unit.child.kill();

@@ -63,3 +63,28 @@ pub fn dup2_raw(old: i32, new: i32) -> io::Result<()> {
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
+
+/// Process groups of everything this runner has started and not yet reaped: programs, executors and
+/// the zygote. An emergency stop (a second Ctrl-C) kills them all.
+static GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Records a process group the runner is responsible for.
+pub fn track_group(pgid: u32) {
+    GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+}
+
+/// Forgets a process group that has been reaped.
+pub fn untrack_group(pgid: u32) {
+    let mut groups = GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = groups.iter().position(|g| *g == pgid) {
+        groups.swap_remove(i);
+    }
+}
+
+/// Kills every tracked process group at once.
+pub fn kill_tracked_groups() {
+    let groups = GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    for pgid in groups.iter() {
+        kill_group(*pgid);
+    }
+}

@@ -1,0 +1,182 @@
+//! `runner batch`: many programs on parallel workers. This module validates the inputs, builds the jobs
+//! and per-worker devices, installs the Ctrl-C policy and hands events from the scheduler to the
+//! [`Reporter`], which owns every output (JSONL, JUnit, progress, summary).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use runner_core::classify::IgnorePatterns;
+use runner_core::{DevicePolicy, ProgramSpec, Purpose};
+use runner_embed::scheduler::{self, Job, StopSwitch};
+use runner_embed::Engines;
+
+use crate::cli::{BatchCmd, CliError};
+use crate::exit_code;
+use crate::reporter::Reporter;
+use crate::settings::{self, SettingsError};
+
+/// How long programs may still run after the first Ctrl-C before they are killed.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the batch command; returns the exit code.
+pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
+    let config = settings::run_config(&cmd.flags)?;
+    if cmd.inputs.is_empty() && cmd.from_list.is_empty() {
+        return Err(SettingsError::BadValue {
+            flag: "PROGRAMS",
+            reason: "give program files, directories or --from-list".into(),
+        }
+        .into());
+    }
+    let programs = crate::inputs::collect(&cmd.inputs, &cmd.from_list)?;
+    if programs.is_empty() {
+        return Err(SettingsError::BadValue {
+            flag: "PROGRAMS",
+            reason: "no .py programs found in the inputs".into(),
+        }
+        .into());
+    }
+    let ignore = IgnorePatterns::new(&cmd.ignore_pattern)
+        .map_err(|e| SettingsError::BadValue { flag: "--ignore-pattern", reason: e.to_string() })?;
+    let workers = match cmd.workers {
+        Some(0) => {
+            return Err(
+                SettingsError::BadValue { flag: "--workers", reason: "must be at least 1".into() }.into()
+            )
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let devices = worker_devices(&cmd, workers);
+    if cmd.resume && cmd.output.is_none() {
+        return Err(SettingsError::BadValue { flag: "--resume", reason: "needs --output FILE".into() }.into());
+    }
+    let (jsonl, done) = match &cmd.output {
+        Some(path) => {
+            let (file, done) = open_output(path, cmd.resume)?;
+            (Some(Arc::new(Mutex::new(file))), done)
+        }
+        None => (None, HashSet::new()),
+    };
+    if let Some(junit) = &cmd.junit {
+        // Fail now, not after the run, if the report cannot be written.
+        File::create(junit).map_err(|source| SettingsError::Unreadable { path: junit.clone(), source })?;
+    }
+
+    let jobs: Vec<Job> = programs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !done.contains(p.as_path()))
+        .map(|(index, path)| {
+            let mut spec = ProgramSpec::new(path.clone());
+            spec.timeout = config.timeout;
+            Job { index, spec }
+        })
+        .collect();
+    let skipped = programs.len() - jobs.len();
+
+    let engines = Engines::prepare(config)?;
+    if let Some(warning) = engines.fallback_warning() {
+        eprintln!("runner: warning: {warning}");
+    }
+
+    let stop = StopSwitch::default();
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    install_interrupt_handler(stop.clone(), Arc::clone(&interrupts), jsonl.clone());
+
+    let mut reporter =
+        Reporter::new(jobs.len(), skipped, engines.mode(), ignore, jsonl, cmd.junit.clone(), cmd.quiet);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::scope(|scope| {
+        let engines = &engines;
+        let stop_ref = &stop;
+        let devices = &devices;
+        scope.spawn(move || scheduler::run(engines, jobs, devices, stop_ref, tx));
+        for event in rx {
+            if reporter.handle(event) && cmd.fail_fast && !stop.stopped() {
+                stop.stop();
+            }
+        }
+    });
+    let interrupted = interrupts.load(Ordering::SeqCst) > 0;
+    reporter.finish(interrupted, cmd.fail_fast)?;
+    Ok(if interrupted {
+        exit_code::INTERRUPTED
+    } else if reporter.any_failure() {
+        exit_code::FAILED
+    } else {
+        exit_code::PASSED
+    })
+}
+
+/// The device each worker is pinned to: `--devices`, else the device policy's candidates (GPU 0 left
+/// out with `--skip-primary-device`), spread round-robin; `None` everywhere when there is no device.
+fn worker_devices(cmd: &BatchCmd, workers: usize) -> Vec<Option<String>> {
+    let candidates: Vec<String> = match &cmd.devices {
+        Some(list) => list.split(',').map(str::trim).filter(|d| !d.is_empty()).map(String::from).collect(),
+        None => {
+            let purpose = if cmd.skip_primary_device { Purpose::Validate } else { Purpose::Run };
+            DevicePolicy::from_env(purpose, cmd.flags.seed).candidates().to_vec()
+        }
+    };
+    (0..workers).map(|i| (!candidates.is_empty()).then(|| candidates[i % candidates.len()].clone())).collect()
+}
+
+/// Opens the JSONL output. With `resume`, keeps what is there (cut back to its last whole line) and
+/// returns the programs already recorded; otherwise starts the file afresh.
+fn open_output(path: &Path, resume: bool) -> Result<(File, HashSet<PathBuf>), SettingsError> {
+    let err = |source| SettingsError::Unreadable { path: path.to_path_buf(), source };
+    if !resume {
+        return Ok((File::create(path).map_err(err)?, HashSet::new()));
+    }
+    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(err)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(err)?;
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if whole < bytes.len() {
+        file.set_len(whole as u64).map_err(err)?;
+        file.seek(SeekFrom::End(0)).map_err(err)?;
+    }
+    let mut done = HashSet::new();
+    for line in BufReader::new(&bytes[..whole]).lines() {
+        let Ok(line) = line else { continue };
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            if let Some(p) = v.get("program").and_then(|p| p.as_str()) {
+                done.insert(PathBuf::from(p));
+            }
+        }
+    }
+    Ok((file, done))
+}
+
+/// First Ctrl-C: stop scheduling and give running programs [`INTERRUPT_GRACE`]; second: kill
+/// everything at once and exit 130, never in the middle of a JSONL line.
+fn install_interrupt_handler(stop: StopSwitch, count: Arc<AtomicUsize>, jsonl: Option<Arc<Mutex<File>>>) {
+    let result = ctrlc::set_handler(move || {
+        if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            stop.stop();
+            eprintln!(
+                "\nrunner: interrupted: no new programs; running ones get {}s (Ctrl-C again to kill them now)",
+                INTERRUPT_GRACE.as_secs()
+            );
+            std::thread::spawn(|| {
+                std::thread::sleep(INTERRUPT_GRACE);
+                runner_embed::kill_everything();
+            });
+            return;
+        }
+        // Holding the writer's lock guarantees no line is half written when the process ends.
+        let _guard = jsonl.as_ref().map(|f| f.lock().unwrap_or_else(|e| e.into_inner()));
+        runner_embed::kill_everything();
+        let _ = std::io::stderr().write_all(b"\nrunner: killed running programs\n");
+        std::process::exit(exit_code::INTERRUPTED);
+    });
+    if let Err(e) = result {
+        eprintln!("runner: warning: cannot install the Ctrl-C handler: {e}");
+    }
+}

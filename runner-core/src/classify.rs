@@ -1,0 +1,162 @@
+//! Sorting results into what a campaign wants to know: passed, failed, crashed (signal), timed out, or
+//! ignored (a failure matching a known-issue pattern, as torchfuzz's ignore list does), and grouping
+//! failures into buckets by signature so 500 failures read as the handful of bugs they are.
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::RunResult;
+
+/// The verdict on one program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Exit code 0.
+    Passed,
+    /// A failure whose output matches an ignore pattern; counts as passed.
+    Ignored,
+    /// A non-zero exit code.
+    Failed,
+    /// Killed by a signal it did not ask for from the runner (segfault, abort, ...).
+    Crashed,
+    /// Killed by the runner at the timeout.
+    TimedOut,
+}
+
+impl Status {
+    /// Whether this verdict makes the run fail.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::Crashed | Status::TimedOut)
+    }
+
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Ignored => "ignored",
+            Status::Failed => "failed",
+            Status::Crashed => "crashed",
+            Status::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// Known-issue patterns: a failure whose stdout or stderr matches one is ignored.
+#[derive(Clone, Debug, Default)]
+pub struct IgnorePatterns {
+    patterns: Vec<Regex>,
+}
+
+impl IgnorePatterns {
+    /// Compiles the patterns; the error names the bad one.
+    pub fn new(patterns: &[String]) -> Result<Self, regex::Error> {
+        Ok(IgnorePatterns { patterns: patterns.iter().map(|p| Regex::new(p)).collect::<Result<_, _>>()? })
+    }
+
+    /// The index of the first pattern the result's output matches.
+    pub fn matching(&self, result: &RunResult) -> Option<usize> {
+        self.patterns.iter().position(|re| re.is_match(&result.stderr) || re.is_match(&result.stdout))
+    }
+
+    /// The pattern text at `index`.
+    pub fn pattern(&self, index: usize) -> &str {
+        self.patterns[index].as_str()
+    }
+}
+
+/// The verdict on `result`, given the ignore patterns.
+pub fn classify(result: &RunResult, ignore: &IgnorePatterns) -> Status {
+    if result.success {
+        Status::Passed
+    } else if ignore.matching(result).is_some() {
+        Status::Ignored
+    } else if result.timed_out {
+        Status::TimedOut
+    } else if result.returncode < 0 {
+        Status::Crashed
+    } else {
+        Status::Failed
+    }
+}
+
+/// The signature that groups a failure with others of the same cause: the signal, the timeout, or the
+/// last exception line of stderr (`ValueError: boom`), else the exit code.
+pub fn signature(result: &RunResult) -> String {
+    if result.timed_out {
+        return "timed out".to_string();
+    }
+    if result.returncode < 0 {
+        return format!("killed by {}", crate::exit::signal_name(-result.returncode));
+    }
+    if let Some(line) = last_exception_line(&result.stderr) {
+        return line;
+    }
+    format!("exit code {}", result.returncode)
+}
+
+/// The last line of a traceback: the first non-indented line after the last "Traceback" header.
+fn last_exception_line(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("Traceback (most recent call last):")?;
+    stderr[start..]
+        .lines()
+        .skip(1)
+        .find(|l| !l.starts_with(' ') && !l.trim().is_empty())
+        .map(|l| l.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Mode, Truncated};
+
+    fn result(rc: i32, stderr: &str, timed_out: bool) -> RunResult {
+        RunResult {
+            success: rc == 0,
+            stdout: String::new(),
+            stderr: stderr.into(),
+            returncode: rc,
+            program: "/p.py".into(),
+            mode: Mode::Warm,
+            device: None,
+            duration: 0.0,
+            timed_out,
+            truncated: Truncated::default(),
+            leaked_pipes: false,
+            confirmed: None,
+            warm_attempt: None,
+        }
+    }
+
+    const TB: &str = "Traceback (most recent call last):\n  File \"/p.py\", line 1, in <module>\n    f()\nValueError: boom\n";
+
+    #[test]
+    fn verdicts() {
+        let ignore = IgnorePatterns::new(&[r"InductorError: AssertionError: -1".into()]).unwrap();
+        let cases = [
+            (result(0, "", false), Status::Passed),
+            (result(1, TB, false), Status::Failed),
+            (result(3, "", false), Status::Failed),
+            (result(-11, "", false), Status::Crashed),
+            (result(-9, "", true), Status::TimedOut),
+            (result(1, "torch._inductor.exc.InductorError: AssertionError: -1\n", false), Status::Ignored),
+        ];
+        for (r, want) in cases {
+            assert_eq!(classify(&r, &ignore), want, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn signatures() {
+        let chained = format!("{TB}\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"/p.py\", line 3\nKeyError: 'x'\n");
+        let cases = [
+            (result(1, TB, false), "ValueError: boom"),
+            (result(1, &chained, false), "KeyError: 'x'"),
+            (result(4, "no traceback\n", false), "exit code 4"),
+            (result(-6, "", false), "killed by SIGABRT"),
+            (result(-9, "", true), "timed out"),
+        ];
+        for (r, want) in cases {
+            assert_eq!(signature(&r), want);
+        }
+    }
+}
