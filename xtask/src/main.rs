@@ -27,7 +27,7 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Build runner in release mode and run the bundled example programs.
+    /// The main job: build runner (release) and run the bundled examples as a batch, warm mode.
     Demo,
     /// Create or reuse the test Python environment and print the path of its interpreter.
     Testenv,
@@ -84,22 +84,12 @@ fn test(extra: &[String]) -> Result<()> {
 
 fn demo() -> Result<()> {
     let root = root();
+    let python = testenv::ensure(&root)?;
     run(Command::new("cargo").args(["build", "--release", "-p", "runner-cli"]).current_dir(&root))?;
-    let runner = root.join("target/release/runner");
-    let examples = root.join("examples");
-    let mut programs: Vec<PathBuf> = std::fs::read_dir(&examples)
-        .with_context(|| format!("reading {}", examples.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "py"))
-        .collect();
-    programs.sort();
-    let mut failed = 0;
-    for p in &programs {
-        let status = Command::new(&runner).arg("validate").arg(p).status()?;
-        if !status.success() {
-            failed += 1;
-        }
-    }
-    eprintln!("xtask: {} example programs, {failed} failed", programs.len());
-    Ok(())
+    // The main job: the bundled examples as one batch on the embedded engine (warm mode), with the
+    // heavy modules imported once in the zygote.
+    run(Command::new(root.join("target/release/runner"))
+        .args(["batch", "examples", "--preload", "torch,numpy", "--timeout", "600", "--python"])
+        .arg(&python)
+        .current_dir(&root))
 }
