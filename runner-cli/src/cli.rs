@@ -9,10 +9,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::exit_code;
 use crate::settings::{self, SettingsError};
 
+/// `runner --version`: the crate version and the Python this binary embeds.
+const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (embeds Python ", env!("RUNNER_LINKED_PYTHON"), ")");
+
 /// Runs Python programs exactly as `python /abs/prog.py` would, without paying interpreter start-up
 /// for every program.
 #[derive(Debug, Parser)]
-#[command(name = "runner", version, about, propagate_version = true)]
+#[command(name = "runner", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

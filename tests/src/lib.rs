@@ -95,3 +95,36 @@ pub fn json(output: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// The Python version (`major.minor`) the runner binary embeds, from `runner --version`
+/// (`runner 0.1.0 (embeds Python 3.11)`).
+pub fn linked_python() -> String {
+    let out = Command::new(runner_bin()).arg("--version").output().expect("runner --version");
+    let text = text(&out.stdout);
+    text.split("embeds Python ")
+        .nth(1)
+        .and_then(|v| v.split(')').next())
+        .expect("version names the Python")
+        .to_string()
+}
+
+/// How long a process the runner should have ended may live on before a test calls it a leak. It
+/// bounds a hang; it measures nothing.
+pub const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for every process of `pids` to exit (`fixtures/wait_for_exit.py` waits on pidfds) and fails
+/// the test, after killing them, if some still live after [`HANG_LIMIT`]. `what` names them.
+pub fn assert_all_die(pids: &[u32], what: &str) {
+    let out = Command::new(test_python())
+        .arg(fixture("wait_for_exit.py"))
+        .arg(HANG_LIMIT.as_secs().to_string())
+        .args(pids.iter().map(u32::to_string))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run wait_for_exit.py");
+    assert!(
+        out.status.success(),
+        "{what}: pids {} (of {pids:?}) were still alive {HANG_LIMIT:?} after the runner returned",
+        text(&out.stdout).split_whitespace().collect::<Vec<_>>().join(", "),
+    );
+}

@@ -1,0 +1,201 @@
+//! End-to-end tests of what only the embedded engine has to get right: starting the interpreter as the
+//! selected Python starts (executable, prefix, sys.path, flags, PYTHON* variables), the rpath to the
+//! right libpython, preloads, the fallback to the subprocess engine, and leaving nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use runner_tests::{json, require_module, returncode, runner, runner_bin, test_python, text};
+
+fn program(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("programs").join(name)
+}
+
+/// `runner validate --json --mode MODE PROGRAM` with extra environment.
+fn validate(mode: &str, prog: &Path, env: &[(&str, &str)], extra: &[&str]) -> serde_json::Value {
+    let mut cmd = runner();
+    cmd.args(["validate", "--json", "--mode", mode]).args(extra).arg(prog);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run runner");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    json(&out)
+}
+
+fn reference(prog: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(test_python());
+    cmd.arg(prog).stdin(Stdio::null()).env_remove("CUDA_VISIBLE_DEVICES");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (returncode(&out), text(&out.stdout), text(&out.stderr))
+}
+
+fn triple(v: &serde_json::Value) -> (i32, String, String) {
+    (
+        v["returncode"].as_i64().unwrap() as i32,
+        v["stdout"].as_str().unwrap().to_string(),
+        v["stderr"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn interpreter_starts_as_the_selected_python_under_every_python_variable() {
+    let envs: &[&[(&str, &str)]] = &[
+        &[],
+        &[("PYTHONHASHSEED", "0")],
+        &[("PYTHONHASHSEED", "123"), ("PYTHONUNBUFFERED", "1")],
+        &[("PYTHONPATH", "/opt/nowhere:/tmp"), ("PYTHONHASHSEED", "1")],
+        &[("PYTHONSAFEPATH", "1"), ("PYTHONHASHSEED", "1")],
+        &[("PYTHONIOENCODING", "latin-1:backslashreplace"), ("PYTHONHASHSEED", "1")],
+        &[("PYTHONWARNINGS", "error::DeprecationWarning"), ("PYTHONHASHSEED", "1")],
+        &[("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONHASHSEED", "1"), ("PYTHONFAULTHANDLER", "1")],
+        &[("PYTHONNOUSERSITE", "1"), ("PYTHONHASHSEED", "2"), ("PYTHONOPTIMIZE", "2")],
+    ];
+    let prog = program("interpreter_facts.py");
+    for env in envs {
+        // The caller's environment may carry PYTHON* variables of its own (PYTHONUNBUFFERED is common):
+        // each case starts from none of them.
+        let mut full: Vec<(&str, &str)> = vec![("PYTHONUNBUFFERED", ""), ("PYTHONDONTWRITEBYTECODE", "")];
+        full.retain(|(k, _)| !env.iter().any(|(k2, _)| k2 == k));
+        full.extend_from_slice(env);
+        let want = reference(&prog, &full);
+        assert_eq!(want.0, 0, "reference failed: {}", want.2);
+        for mode in ["fork", "warm"] {
+            let got = triple(&validate(mode, &prog, &full, &[]));
+            assert_eq!(got, want, "mode {mode}, environment {env:?}");
+        }
+    }
+}
+
+#[test]
+fn embedded_interpreter_imports_numpy_and_torch_from_the_test_environment() {
+    require_module("numpy");
+    require_module("torch");
+    for (prog, preload) in [("numpy_sum.py", "numpy"), ("torch_cpu.py", "torch")] {
+        let prog = program(prog);
+        let want = reference(&prog, &[]);
+        assert_eq!(want.0, 0, "reference failed: {}", want.2);
+        for mode in ["fork", "warm"] {
+            for preload in ["", preload] {
+                let v = validate(mode, &prog, &[], &["--preload", preload]);
+                assert_eq!(triple(&v), want, "mode {mode}, preload {preload:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn binary_loads_the_libpython_of_the_python_it_was_built_for() {
+    let ldd = Command::new("ldd").arg(runner_bin()).output().expect("run ldd");
+    let text = text(&ldd.stdout);
+    let line = text.lines().find(|l| l.contains("libpython")).expect("runner links libpython");
+    let resolved = line.split("=>").nth(1).unwrap().split_whitespace().next().unwrap();
+    // The Python the build used: PYO3_PYTHON, else python3 on PATH.
+    let build_python = std::env::var("PYO3_PYTHON").unwrap_or_else(|_| "python3".into());
+    let libdir = Command::new(build_python)
+        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"])
+        .output()
+        .unwrap();
+    let libdir = runner_tests::text(&libdir.stdout).trim().to_string();
+    assert!(resolved.starts_with(&libdir), "libpython resolves to {resolved}, not under {libdir}");
+}
+
+#[test]
+fn a_preload_that_fails_is_a_setup_error_naming_it() {
+    let out = runner()
+        .args(["validate", "--json", "--preload", "no_such_module_xyz"])
+        .arg(program("numpy_sum.py"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("no_such_module_xyz"), "{err}");
+}
+
+#[test]
+fn another_python_version_falls_back_to_the_subprocess_engine_with_a_warning() {
+    // Any CPython of another version will do: pyenv keeps several on machines of this kind.
+    let other = other_python_version().unwrap_or_else(|| {
+        panic!(
+            "this test needs a Python other than {} (pyenv versions or /usr/bin/python3.*)",
+            runner_tests::linked_python()
+        )
+    });
+    let prog = program("numpy_sum.py");
+    let out = runner()
+        .env("RUNNER_PYTHON", &other)
+        .args(["validate", "--json", "--mode", "warm"])
+        .arg(&prog)
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["mode"], "subprocess");
+    assert!(text(&out.stderr).contains("using --mode subprocess"), "{}", text(&out.stderr));
+    let want = Command::new(&other).arg(&prog).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(triple(&v), (returncode(&want), text(&want.stdout), text(&want.stderr)));
+}
+
+/// An interpreter whose major.minor differs from the one runner embeds.
+fn other_python_version() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    let pyenv_root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    if let Some(versions) = pyenv_root.map(|r| r.join("versions")) {
+        if let Ok(entries) = std::fs::read_dir(versions) {
+            candidates.extend(entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin/python3")));
+        }
+    }
+    candidates
+        .extend(["3.12", "3.13", "3.10", "3.9"].iter().map(|v| PathBuf::from(format!("/usr/bin/python{v}"))));
+    candidates.sort();
+    candidates.into_iter().find(|p| {
+        let out = Command::new(p).args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]).output();
+        out.is_ok_and(|o| {
+            o.status.success() && {
+                let v = text(&o.stdout);
+                let v = v.trim();
+                v.starts_with('3') && v != runner_tests::linked_python()
+            }
+        })
+    })
+}
+
+#[test]
+fn no_process_or_temporary_file_is_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    for mode in ["subprocess", "fork", "warm"] {
+        let pid_file = dir.path().join(format!("pids-{mode}"));
+        let out = runner()
+            .env("TMPDIR", &tmp)
+            .env("PID_FILE", &pid_file)
+            .args(["batch", "-q", "--workers", "1", "--mode", mode])
+            .arg(program("pid_report.py"))
+            .arg(program("numpy_sum.py"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{mode}: {}", text(&out.stdout));
+        let pids: Vec<u32> = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .split_whitespace()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        runner_tests::assert_all_die(&pids, &format!("{mode}: the program and its background child"));
+        // The runner's own worker processes are gone too.
+        let ps = Command::new("ps").args(["-eo", "pid,args"]).output().unwrap();
+        let leftover: Vec<_> = text(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains(&runner_bin().display().to_string()) && l.contains("__worker"))
+            .map(String::from)
+            .collect();
+        assert!(leftover.is_empty(), "{mode}: workers left: {leftover:?}");
+        let files: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
+        assert!(files.is_empty(), "{mode}: temporary files left: {files:?}");
+    }
+}
