@@ -279,6 +279,9 @@ impl Watched for ExecutorRun<'_> {
             match protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
                 Ok(Some((done, _))) => {
                     self.reusable = done.reusable;
+                    if let (Some(reason), true) = (&done.reason, debug_enabled()) {
+                        eprintln!("runner: debug: executor {} retired: {reason}", self.ex.pid);
+                    }
                     return Ok(Some(done.returncode));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -305,6 +308,12 @@ impl Watched for ExecutorRun<'_> {
         self.reusable = false;
         self.ex.kill();
     }
+}
+
+/// `RUNNER_DEBUG=1` makes the engine say why executors are replaced.
+fn debug_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("RUNNER_DEBUG").is_some_and(|v| !v.is_empty() && v != "0"))
 }
 
 fn readable(fd: BorrowedFd<'_>) -> bool {

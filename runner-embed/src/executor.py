@@ -3,9 +3,11 @@ the process back as it was so the next program cannot tell it is not in a fresh 
 
 The zygote loads this file as a private module (it is never in sys.modules) and calls
 `capture_baseline()` once after the preloads; every executor forked from it inherits that baseline.
-The Rust side has already placed the program's output pipes on fds 1 and 2 and /dev/null on fd 0, and
-injects `_run_file(path, globals)`, which parses and runs the file through CPython's own
-`PyRun_FileExFlags` and prints an uncaught exception through `PyErr_PrintEx`, as pythonrun.c does.
+The Rust side has already placed the program's output pipes on fds 1 and 2 and /dev/null on fd 0. It
+calls `prepare()`, then runs the file itself through CPython's own `PyRun_FileExFlags` (with no Python
+frame of ours on the stack, so recursion depth is the program's alone) and prints an uncaught exception
+through `PyErr_PrintEx`, as pythonrun.c does, then calls `finish()`. It also injects
+`_flush_std_files()`, flush_std_files() with PyErr_WriteUnraisable for a failing stdout.
 
 The references are CPython's Modules/main.c (pymain_run_python, Py_RunMain), Python/pythonrun.c
 (_PyRun_SimpleFileObject, handle_system_exit, flush_io) and Python/pylifecycle.c (create_stdio,
@@ -16,17 +18,20 @@ import atexit
 import builtins
 import gc
 import io
+import itertools
 import os
 import signal
 import sys
 import threading
+import time
 import types
 import warnings
 
-# Injected by the Rust side: _run_file(path, globals) -> (status, payload)
-#   status 0: ran to the end; 1: an exception was printed (payload: it was a KeyboardInterrupt);
-#   2: SystemExit was raised (payload: the exception instance, not printed).
-_run_file = None
+# Injected by the Rust side: flush_std_files() of pylifecycle.c; False when a flush failed.
+_flush_std_files = None
+
+# The streams made for the current program (sys.__std*__), flushed at its end even if replaced.
+_streams = ()
 
 _STD_NAMES = ("<stdin>", "<stdout>", "<stderr>")
 
@@ -82,6 +87,21 @@ def capture_baseline(argv0):
     b.gc = (gc.isenabled(), gc.get_threshold(), gc.get_debug(), list(gc.callbacks))
     b.warnings = (list(warnings.filters), warnings.showwarning, warnings.formatwarning)
     b.threading_atexits = list(getattr(threading, "_threading_atexits", []))
+    # Thread names count from the next number a fresh interpreter would use ("Thread-1").
+    b.thread_counter = threading._counter()
+    threading._counter = itertools.count(b.thread_counter).__next__
+    # Standard-library modules whose attributes a program may patch (json.dumps = ...): their globals
+    # are put back after each program. Third-party packages initialise lazily into their globals and
+    # are left alone (docs/differences.md).
+    stdlib = os.path.dirname(os.__file__)
+    b.std_modules = [
+        (name, m, dict(vars(m)))
+        for name, m in sys.modules.items()
+        if name not in ("sys", "builtins", "__main__")
+        and isinstance(m, types.ModuleType)
+        and _is_stdlib(m, stdlib)
+    ]
+    b.std_dicts = [vars(m) for _, m, _ in b.std_modules]
     b.stdio = [(s.encoding, s.errors) if s is not None else ("utf-8", "strict") for s in (sys.stdin, sys.stdout, sys.stderr)]
     # config.buffered_stdio (off with -u or PYTHONUNBUFFERED) is not in sys.flags; the zygote's own
     # stdout, made by create_stdio() from that setting, says it.
@@ -93,9 +113,46 @@ def capture_baseline(argv0):
     gc.freeze()
 
 
+def _is_stdlib(module, stdlib):
+    f = getattr(module, "__file__", None)
+    if f is None:
+        return True  # built-in or frozen
+    return isinstance(f, str) and f.startswith(stdlib) and "site-packages" not in f
+
+
+# Injected by the Rust side: the version tags of a list of dicts (CPython bumps a dict's tag on every
+# change), so finding which module globals a program changed costs a list compare.
+_dict_versions = None
+
+# Globals of standard modules that runner itself resets each time; not compared with the snapshot.
+_MANAGED = {("threading", "_counter")}
+
+_clean_versions = None
+
+
 def executor_started():
     """Called in each new executor: the descriptors it holds now are its own, not a program's leak."""
+    global _clean_versions
     _base.fds = _open_fds()
+    _clean_versions = _dict_versions(_base.std_dicts)
+
+
+def _restore_std_modules():
+    """Puts back every global of a standard module that the program added, removed or rebound."""
+    now = _dict_versions(_base.std_dicts)
+    if now == _clean_versions:
+        return
+    missing = object()
+    for i, (before, after) in enumerate(zip(_clean_versions, now)):
+        if before == after:
+            continue
+        name, module, snapshot = _base.std_modules[i]
+        d = vars(module)
+        for key in [k for k in d if k not in snapshot and (name, k) not in _MANAGED]:
+            del d[key]
+        for key, value in snapshot.items():
+            if (name, key) not in _MANAGED and d.get(key, missing) is not value:
+                d[key] = value
 
 
 def _make_stdio():
@@ -118,11 +175,13 @@ def _make_stdio():
         )
         stream.mode = "w" if write else "r"
         streams.append(stream)
+    global _streams
+    _streams = tuple(streams)
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
 
 
-def _prepare(path, args, env):
+def prepare(path, args, env):
     """Everything python does between its start and the first line of the program."""
     for key, value in env:
         os.environ[key] = value
@@ -137,7 +196,8 @@ def _prepare(path, args, env):
     # add_main_module() in pylifecycle.c, then _PyRun_SimpleFileObject's __file__ and __cached__.
     d["__annotations__"] = {}
     d["__builtins__"] = builtins
-    d["__loader__"] = sys.modules["_frozen_importlib"].BuiltinImporter
+    # set_main_loader() in pythonrun.c: a script's loader is a SourceFileLoader.
+    d["__loader__"] = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", path)
     d["__file__"] = path
     d["__cached__"] = None
     sys.modules["__main__"] = main
@@ -190,31 +250,6 @@ def _flush_io():
                 pass
 
 
-def _flush_std_files():
-    """flush_std_files() in pylifecycle.c: False when stdout or stderr could not be flushed."""
-    ok = True
-    out = getattr(sys, "stdout", None)
-    if out is not None and not getattr(out, "closed", True):
-        try:
-            out.flush()
-        except BaseException as e:
-            sys.unraisablehook(_unraisable(e, out))
-            ok = False
-    err = getattr(sys, "stderr", None)
-    if err is not None and not getattr(err, "closed", True):
-        try:
-            err.flush()
-        except BaseException:
-            ok = False
-    return ok
-
-
-def _unraisable(exc, obj):
-    return types.SimpleNamespace(
-        exc_type=type(exc), exc_value=exc, exc_traceback=exc.__traceback__, err_msg=None, object=obj
-    )
-
-
 def _quiet_threads():
     """True when the program left no other Python thread and no thread exit hook behind."""
     return threading.active_count() == 1 and getattr(threading, "_threading_atexits", []) == _base.threading_atexits
@@ -231,42 +266,91 @@ def _clear_main(d):
             d[key] = None
 
 
-def run_program(path, args, env, last):
-    """Runs one program. Returns (returncode, keyboard_interrupt, reusable, reason).
+def _teardown_main(d):
+    """The part of finalize_modules() that a program can observe: with sys.modules emptied and the
+    import system switched off (finalize_modules_delete_special), __main__'s globals are cleared and
+    the garbage collected, so __del__ methods run as they run at exit (and, like there, cannot
+    import). The import state is put back afterwards for the executor's own use."""
+    saved_modules = dict(sys.modules)
+    saved_special = {name: getattr(sys, name, None) for name in _SYS_DELETES}
+    for name in _SYS_DELETES:
+        setattr(sys, name, None)
+    sys.modules.clear()
+    try:
+        _clear_main(d)
+        gc.collect()
+    finally:
+        sys.modules.update(saved_modules)
+        for name, value in saved_special.items():
+            if value is None:
+                if name in _base.sys_attrs:
+                    setattr(sys, name, _base.sys_attrs[name])
+                else:
+                    try:
+                        delattr(sys, name)
+                    except AttributeError:
+                        pass
+            else:
+                setattr(sys, name, value)
 
-    With `last`, the executor will exit after this program, so python's own thread shutdown is used;
-    otherwise the executor keeps going only if the program left no thread behind and its state could be
-    restored.
+
+# finalize_modules_delete_special() in pylifecycle.c sets these sys attributes to None.
+_SYS_DELETES = (
+    "path", "argv", "ps1", "ps2", "last_type", "last_value", "last_traceback",
+    "path_hooks", "path_importer_cache", "meta_path", "__interactivehook__",
+)
+
+
+def end_program(d, status, payload, last):
+    """The first half of the end of a program that the Rust side ran: the exit status, then
+    Py_FinalizeEx's thread shutdown and atexit handlers. Returns (returncode, keyboard_interrupt,
+    reusable, reason); the Rust side then flushes the std files (with no frame of ours on the stack, as
+    at exit) and calls `finalize()`.
+
+    status 0: the program ran to its end; 1: an exception was printed (payload: it was exactly a
+    KeyboardInterrupt); 2: SystemExit was raised (payload: the exception, not printed); 3: the file
+    could not be opened (payload: the exit status, 2). With `last`, the process exits after this
+    program, so python's own thread shutdown is used; otherwise the executor goes on only if the
+    program left no thread behind and its state can be restored.
     """
-    d = _prepare(path, args, env)
-    status, payload = _run_file(path, d)
-    kbd = status == 1 and payload
-    code = {0: 0, 1: 1}.get(status)
+    kbd = status == 1 and bool(payload)
     if status == 2:
         code = _exit_code(payload)
-        payload = None
+    elif status == 3:
+        code = payload
+    else:
+        code = status
+    payload = None
     # _PyRun_SimpleFileObject's `done:` — __file__ and __cached__ go before finalisation.
     d.pop("__file__", None)
     d.pop("__cached__", None)
-
-    # Py_FinalizeEx, as far as a process that lives on may follow it.
     reusable = not last and _quiet_threads()
     reason = None if reusable or last else "the program left threads running"
     if not reusable:
         threading._shutdown()
     atexit._run_exitfuncs()
-    ok = _flush_std_files()
-    _clear_main(d)
-    gc.collect()
-    ok = _flush_std_files() and ok
-    if not ok:
+    return code, kbd, reusable, reason
+
+
+def finalize(d, code, kbd, flushed, reusable, reason):
+    """The rest of Py_FinalizeEx as a program can see it: __main__ torn down, the original streams
+    flushed, 120 when flushing the std files failed; then, for an executor that goes on, the state
+    restored. Returns (returncode, reusable, reason)."""
+    _teardown_main(d)
+    # The original streams die at exit and flush what they hold, even when the program replaced them.
+    for stream in _streams:
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    if not flushed:
         code = 120
     if kbd:
         code = -signal.SIGINT
     if reusable:
         reason = _restore()
         reusable = reason is None
-    return code, bool(kbd), reusable, reason
+    return code, reusable, reason
 
 
 def _restore():
@@ -348,6 +432,11 @@ def _restore():
     # "once" by the previous program shows again, as in a fresh interpreter.
     warnings._filters_mutated()
 
+    # The C library's time zone follows TZ only when tzset() runs; a program may have changed both.
+    time.tzset()
+    _restore_std_modules()
+    threading._counter = itertools.count(b.thread_counter).__next__
+
     if "random" in modules:
         modules["random"].seed()
     if "faulthandler" in modules and modules["faulthandler"].is_enabled() and "faulthandler" not in b.modules:
@@ -361,4 +450,6 @@ def _restore():
             return "the program left file descriptors open"
     if threading.active_count() != 1:
         return "threads appeared while restoring"
+    global _clean_versions
+    _clean_versions = _dict_versions(b.std_dicts)
     return None

@@ -8,6 +8,7 @@
 mod embedded;
 mod interp;
 mod protocol;
+mod state;
 mod supervise;
 mod unix;
 

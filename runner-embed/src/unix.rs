@@ -88,3 +88,14 @@ pub fn kill_tracked_groups() {
         kill_group(*pgid);
     }
 }
+
+/// Moves `fd` to a descriptor number of 512 or more (close-on-exec), freeing its low number.
+pub fn move_high(fd: OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we own; the old one is dropped after.
+    let new = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_DUPFD_CLOEXEC, 512) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}

@@ -60,6 +60,7 @@ fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     };
+    crate::state::install_audit_watch();
     let version = Python::attach(|_| Python::version_str().to_string());
     protocol::send(sock.as_fd(), &FromZygote::Ready { version }, &[])?;
     serve(sock, executor)
@@ -75,7 +76,9 @@ fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> 
     let module = PyModule::new(py, "_runner_executor").map_err(describe)?;
     let code = CString::new(EXECUTOR_PY).expect("executor.py has no NUL");
     py.run(&code, Some(&module.dict()), None).map_err(describe)?;
-    module.setattr("_run_file", wrap_pyfunction!(run_file, py).map_err(describe)?).map_err(describe)?;
+    module
+        .setattr("_dict_versions", wrap_pyfunction!(dict_versions, py).map_err(describe)?)
+        .map_err(describe)?;
     for name in &setup.preload {
         py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
     }
@@ -83,28 +86,26 @@ fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> 
     Ok(module.unbind())
 }
 
-/// `_run_file(path, globals)`: parse and run the file as pythonrun.c does for `python path`.
-#[pyfunction]
-fn run_file<'py>(
-    py: Python<'py>,
-    path: &str,
-    globals: Bound<'py, PyDict>,
-) -> PyResult<(i32, Bound<'py, PyAny>)> {
+/// How running the file ended, for `executor.finish()`: (status, payload) as its doc says.
+type RunStatus<'py> = (i32, Bound<'py, PyAny>);
+
+/// Parses and runs the file as pythonrun.c does for `python path`. Called from Rust, so no Python
+/// frame of ours is on the stack: the program's recursion depth and tracebacks are its own.
+fn run_file<'py>(py: Python<'py>, path: &str, globals: &Bound<'py, PyDict>) -> PyResult<RunStatus<'py>> {
     let cpath = CString::new(path)?;
     // SAFETY: fopen with valid NUL-terminated strings.
     let fp = unsafe { libc::fopen(cpath.as_ptr(), c"rb".as_ptr()) };
     if fp.is_null() {
         // pymain_run_file's message, then exit status 2.
-        let err = std::io::Error::last_os_error();
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         let argv0: String = py.import("sys")?.getattr("orig_argv")?.get_item(0)?.extract()?;
         let repr = path.into_pyobject(py)?.repr()?.to_string();
         let msg = format!(
-            "{argv0}: can't open file {repr}: [Errno {}] {}\n",
-            err.raw_os_error().unwrap_or(0),
-            nix::errno::Errno::from_raw(err.raw_os_error().unwrap_or(0)).desc()
+            "{argv0}: can't open file {repr}: [Errno {errno}] {}\n",
+            nix::errno::Errno::from_raw(errno).desc()
         );
         let _ = nix::unistd::write(std::io::stderr(), msg.as_bytes());
-        return Ok((2, py.None().into_bound(py)));
+        return Ok((3, 2i32.into_pyobject(py)?.into_any()));
     }
     let minor = py.version_info().minor as i32;
     let mut flags = pyo3::ffi::PyCompilerFlags { cf_flags: 0, cf_feature_version: minor };
@@ -139,6 +140,51 @@ fn run_file<'py>(
     // sys.last_type/last_value/last_traceback, exactly as PyErr_Print does for python itself.
     unsafe { pyo3::ffi::PyErr_PrintEx(1) };
     Ok((1, pyo3::types::PyBool::new(py, keyboard_interrupt).to_owned().into_any()))
+}
+
+/// `_dict_versions(dicts)`: each dict's version tag, which CPython changes on every mutation of the dict
+/// (PEP 509). Reading it costs nothing, so warm mode can tell which module globals a program touched.
+#[pyfunction]
+fn dict_versions(dicts: Vec<Bound<'_, PyDict>>) -> Vec<u64> {
+    dicts
+        .iter()
+        .map(|d| {
+            // SAFETY: a PyDict's object is a PyDictObject; the field is read, never written.
+            #[allow(deprecated)]
+            unsafe {
+                (*(d.as_ptr() as *mut pyo3::ffi::PyDictObject)).ma_version_tag
+            }
+        })
+        .collect()
+}
+
+/// flush_std_files() of pylifecycle.c. A failing stdout is reported through
+/// PyErr_WriteUnraisable ("Exception ignored in: <...stdout...>"), a failing stderr silently; either
+/// makes the exit status 120.
+fn flush_std_files(py: Python<'_>) -> bool {
+    let Ok(sys) = py.import("sys") else { return false };
+    let mut ok = true;
+    for (name, report) in [("stdout", true), ("stderr", false)] {
+        let Ok(f) = sys.getattr(name) else { continue };
+        if f.is_none() || file_is_closed(&f) {
+            continue;
+        }
+        if let Err(err) = f.call_method0("flush") {
+            ok = false;
+            if report {
+                err.restore(py);
+                // SAFETY: an exception is set and `f` is a live object; the GIL is held.
+                unsafe { pyo3::ffi::PyErr_WriteUnraisable(f.as_ptr()) };
+            }
+        }
+    }
+    let _ = PyErr::take(py);
+    ok
+}
+
+/// file_is_closed() of pylifecycle.c: a stream whose `closed` cannot be read counts as open.
+fn file_is_closed(f: &Bound<'_, PyAny>) -> bool {
+    f.getattr("closed").and_then(|c| c.is_truthy()).unwrap_or(false)
 }
 
 fn flush_io(py: Python<'_>) {
@@ -267,10 +313,14 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
         Err(_) => exit_now(71),
     };
     let _ = unix::dup2_raw(devnull.as_raw_fd(), 0);
+    // The executor's own descriptors move out of the way: a program's first open() gets fd 3, as in a
+    // fresh python.
+    let (Ok(sock), Ok(devnull)) = (unix::move_high(sock), unix::move_high(devnull)) else { exit_now(71) };
     let executor = executor.bind(py);
     if executor.call_method0("executor_started").is_err() {
         exit_now(71);
     }
+    let baseline = crate::state::capture();
     loop {
         let received = py.detach(|| protocol::recv::<RunProgram>(sock.as_fd()));
         let (run, fds) = match received {
@@ -282,22 +332,39 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
         let _ = unix::dup2_raw(err.as_raw_fd(), 2);
         drop((out, err));
         let path = run.path.to_string_lossy().into_owned();
-        let env = run.env.clone();
-        let result = executor.call_method1("run_program", (path, run.args.clone(), env, run.last));
-        let (code, kbd, reusable, reason): (i32, bool, bool, Option<String>) =
-            match result.and_then(|r| r.extract().map_err(PyErr::from)) {
-                Ok(v) => v,
-                Err(e) => {
-                    e.print(py);
-                    exit_now(70);
-                }
-            };
-        // The program is over: let go of its output so the supervisor sees end of file.
-        let _ = unix::dup2_raw(devnull.as_raw_fd(), 1);
-        let _ = unix::dup2_raw(devnull.as_raw_fd(), 2);
-        if run.last {
+        let me = getpid();
+        let outcome = executor
+            .call_method1("prepare", (path.as_str(), run.args.clone(), run.env.clone()))
+            .and_then(|d| {
+                let d = d.cast_into::<PyDict>()?;
+                let (status, payload) = run_file(py, &path, &d)?;
+                // A program that called os.fork() without exiting in the child returns here twice: the
+                // child ends as a process of its own, never as the executor.
+                let last = run.last || getpid() != me;
+                let (code, kbd, reusable, reason): (i32, bool, bool, Option<String>) =
+                    executor.call_method1("end_program", (&d, status, payload, last))?.extract()?;
+                // As at exit, no Python frame is on the stack while the std files are flushed: an error
+                // report ("Exception ignored in: <stdout>") has no traceback of ours.
+                let flushed = flush_std_files(py);
+                let (code, reusable, reason): (i32, bool, Option<String>) = executor
+                    .call_method1("finalize", (d, code, kbd, flushed, reusable, reason))?
+                    .extract()?;
+                Ok((code, kbd, reusable && !last, reason, last))
+            });
+        let (code, kbd, reusable, reason, last) = match outcome {
+            Ok(v) => v,
+            Err(e) => {
+                e.print(py);
+                exit_now(70);
+            }
+        };
+        // exit() flushes C stdio; a program that wrote through it (C extensions, ctypes) expects that.
+        // SAFETY: fflush(NULL) flushes every open output stream.
+        unsafe { libc::fflush(std::ptr::null_mut()) };
+        if last {
             if kbd {
                 // exit_sigint() in main.c: die by SIGINT so the parent sees the signal.
+                // SAFETY: plain signal calls on our own process.
                 unsafe {
                     libc::signal(libc::SIGINT, libc::SIG_DFL);
                     libc::kill(libc::getpid(), libc::SIGINT);
@@ -305,6 +372,13 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
             }
             exit_now(code);
         }
+        // The program is over: let go of its output so the supervisor sees end of file.
+        let _ = unix::dup2_raw(devnull.as_raw_fd(), 1);
+        let _ = unix::dup2_raw(devnull.as_raw_fd(), 2);
+        let (reusable, reason) = match reusable.then(|| crate::state::restore(&baseline)) {
+            Some(Err(why)) => (false, Some(why)),
+            _ => (reusable, reason),
+        };
         let done = ProgramDone { returncode: code, reusable, reason };
         if protocol::send(sock.as_fd(), &done, &[]).is_err() || !reusable {
             exit_now(0);

@@ -172,7 +172,9 @@ fn no_process_or_temporary_file_is_left_behind() {
     std::fs::create_dir(&tmp).unwrap();
     for mode in ["subprocess", "fork", "warm"] {
         let pid_file = dir.path().join(format!("pids-{mode}"));
+        let mark = format!("RUNNER_TEST_MARK=leftovers-{}-{mode}", std::process::id());
         let out = runner()
+            .env("RUNNER_TEST_MARK", mark.split_once('=').unwrap().1)
             .env("TMPDIR", &tmp)
             .env("PID_FILE", &pid_file)
             .args(["batch", "-q", "--workers", "1", "--mode", mode])
@@ -187,15 +189,27 @@ fn no_process_or_temporary_file_is_left_behind() {
             .map(|p| p.parse().unwrap())
             .collect();
         runner_tests::assert_all_die(&pids, &format!("{mode}: the program and its background child"));
-        // The runner's own worker processes are gone too.
-        let ps = Command::new("ps").args(["-eo", "pid,args"]).output().unwrap();
-        let leftover: Vec<_> = text(&ps.stdout)
-            .lines()
-            .filter(|l| l.contains(&runner_bin().display().to_string()) && l.contains("__worker"))
-            .map(String::from)
-            .collect();
-        assert!(leftover.is_empty(), "{mode}: workers left: {leftover:?}");
+        // The runner's own processes (worker, executors) are gone too: they inherited the mark.
+        // (SIGKILL is delivered asynchronously, so each is given the hang limit to finish dying.)
+        runner_tests::assert_all_die(&processes_with_env(&mark), &format!("{mode}: processes of the runner"));
         let files: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
         assert!(files.is_empty(), "{mode}: temporary files left: {files:?}");
     }
+}
+
+/// Pids of live processes whose environment contains `entry` (`KEY=value`).
+fn processes_with_env(entry: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for proc_entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = proc_entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(environ) = std::fs::read(proc_entry.path().join("environ")) else { continue };
+        let status = std::fs::read_to_string(proc_entry.path().join("status")).unwrap_or_default();
+        if status.contains("State:\tZ") {
+            continue;
+        }
+        if environ.split(|b| *b == 0).any(|e| e == entry.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
 }

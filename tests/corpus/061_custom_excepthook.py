@@ -1,0 +1,10 @@
+# A program's own sys.excepthook handles its uncaught exception; returncode stays 1.
+import sys
+
+
+def hook(kind, value, tb):
+    print("custom hook:", kind.__name__, value, file=sys.stderr)
+
+
+sys.excepthook = hook
+raise LookupError("handled by the hook")

@@ -1,0 +1,4 @@
+# Checker: the default switch interval.
+import sys
+
+print(sys.getswitchinterval())

@@ -1,0 +1,4 @@
+# docs/differences.md "gc.freeze()": objects of the zygote are frozen.
+import gc
+
+print(gc.get_freeze_count() > 0)

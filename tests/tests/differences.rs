@@ -1,0 +1,120 @@
+//! Every entry of docs/differences.md, shown: each test runs the documented program under python and
+//! under the embedded modes and asserts the documented difference. If one of these starts failing, the
+//! difference is gone: delete the entry from docs/differences.md and the test with it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use runner_tests::{require_module, runner, test_python, text};
+
+fn program(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("differences").join(name)
+}
+
+fn python_stdout(prog: &Path, env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(test_python());
+    cmd.arg(prog).stdin(Stdio::null());
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}: {}", prog.display(), text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Runs `programs` as one batch with one worker (so warm mode shares the executor) and returns each
+/// program's stdout.
+fn batch_stdout(mode: &str, programs: &[PathBuf], env: &[(&str, &str)], extra: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("r.jsonl");
+    let mut cmd = runner();
+    cmd.args(["batch", "-q", "--workers", "1", "--mode", mode]).args(extra).arg("--output").arg(&out_file);
+    cmd.args(programs).envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+    let results = std::fs::read_to_string(&out_file).unwrap();
+    let by_program: std::collections::HashMap<String, String> = results
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["program"].as_str().unwrap().to_string(), v["stdout"].as_str().unwrap().to_string())
+        })
+        .collect();
+    programs.iter().map(|p| by_program[&p.display().to_string()].clone()).collect()
+}
+
+#[test]
+fn gc_freeze() {
+    let p = program("gc_freeze.py");
+    assert_eq!(python_stdout(&p, &[]), "False\n");
+    for mode in ["fork", "warm"] {
+        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["True\n"], "{mode}");
+    }
+}
+
+#[test]
+fn modules_already_imported() {
+    let p = program("zygote_modules.py");
+    assert_eq!(python_stdout(&p, &[]), "False\n");
+    for mode in ["fork", "warm"] {
+        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["True\n"], "{mode}");
+    }
+}
+
+#[test]
+fn hash_randomisation_is_shared_by_the_programs_of_a_run() {
+    let p = program("shared_hash_seed.py");
+    let env = [("PYTHONHASHSEED", "")];
+    // Two pythons: two seeds (equal only with probability 2^-64).
+    assert_ne!(python_stdout(&p, &env), python_stdout(&p, &env));
+    for mode in ["fork", "warm"] {
+        // batch runs a path once, so the second program is a copy.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.py");
+        std::fs::copy(&p, &copy).unwrap();
+        let out = batch_stdout(mode, &[p.clone(), copy], &env, &[]);
+        assert_eq!(out[0], out[1], "{mode}");
+    }
+}
+
+#[test]
+fn process_identity() {
+    let p = program("process_identity.py");
+    assert_eq!(python_stdout(&p, &[]), "True\n");
+    for mode in ["fork", "warm"] {
+        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["False\n"], "{mode}");
+    }
+}
+
+#[test]
+fn codec_search_functions_stay_registered_in_warm_mode() {
+    let progs = [program("codec_leak_mutate.py"), program("codec_leak_zcheck.py")];
+    assert_eq!(python_stdout(&progs[1], &[]), "unknown\n");
+    assert_eq!(batch_stdout("fork", &progs, &[], &[])[1], "unknown\n");
+    assert_eq!(batch_stdout("warm", &progs, &[], &[])[1], "found\n");
+}
+
+#[test]
+fn third_party_module_globals_stay_patched_in_warm_mode() {
+    require_module("numpy");
+    let progs = [program("third_party_patch_mutate.py"), program("third_party_patch_zcheck.py")];
+    assert_eq!(python_stdout(&progs[1], &[]), "False\n");
+    let preload = ["--preload", "numpy"];
+    assert_eq!(batch_stdout("fork", &progs, &[], &preload)[1], "False\n");
+    assert_eq!(batch_stdout("warm", &progs, &[], &preload)[1], "True\n");
+}
+
+#[test]
+fn atexit_handlers_of_preloaded_modules_do_not_run() {
+    let p = program("preload_atexit.py");
+    let dir = program("").display().to_string();
+    let env = [("PYTHONPATH", dir.as_str())];
+    assert_eq!(python_stdout(&p, &env), "atexit handler of atexit_printer\n");
+    for mode in ["fork", "warm"] {
+        // Without the preload the handler is the program's own and runs.
+        assert_eq!(
+            batch_stdout(mode, &[p.clone()], &env, &[]),
+            ["atexit handler of atexit_printer\n"],
+            "{mode}"
+        );
+        assert_eq!(batch_stdout(mode, &[p.clone()], &env, &["--preload", "atexit_printer"]), [""], "{mode}");
+    }
+}
