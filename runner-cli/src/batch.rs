@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use runner_core::classify::IgnorePatterns;
+use runner_core::classify::{classify, IgnorePatterns};
 use runner_core::{DevicePolicy, ProgramSpec, Purpose};
 use runner_embed::scheduler::{self, Job, StopSwitch};
 use runner_embed::Engines;
@@ -41,8 +41,12 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         }
         .into());
     }
-    let ignore = IgnorePatterns::new(&cmd.ignore_pattern)
-        .map_err(|e| SettingsError::BadValue { flag: "--ignore-pattern", reason: e.to_string() })?;
+    let ignore = IgnorePatterns::new(&cmd.ignore_pattern).map_err(|e| {
+        // The regex error is a multi-line picture; its last line says what is wrong.
+        let text = e.to_string();
+        let why = text.lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ").to_string();
+        SettingsError::BadValue { flag: "--ignore-pattern", reason: format!("not a valid regex: {why}") }
+    })?;
     let workers = match cmd.workers {
         Some(0) => {
             return Err(
@@ -65,7 +69,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     };
     if let Some(junit) = &cmd.junit {
         // Fail now, not after the run, if the report cannot be written.
-        File::create(junit).map_err(|source| SettingsError::Unreadable { path: junit.clone(), source })?;
+        File::create(junit).map_err(|source| SettingsError::Unwritable { path: junit.clone(), source })?;
     }
 
     let jobs: Vec<Job> = programs
@@ -89,16 +93,31 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     let interrupts = Arc::new(AtomicUsize::new(0));
     install_interrupt_handler(stop.clone(), Arc::clone(&interrupts), jsonl.clone());
 
-    let mut reporter =
-        Reporter::new(jobs.len(), skipped, engines.mode(), ignore, jsonl, cmd.junit.clone(), cmd.quiet);
+    let reproduce = reproduce_prefix(&cmd.flags, engines.mode());
+    let stop_at = cmd.fail_fast.then(|| {
+        let ignore = ignore.clone();
+        move |r: &runner_core::RunResult| classify(r, &ignore).is_failure()
+    });
+    let mut reporter = Reporter::new(
+        jobs.len(),
+        skipped,
+        engines.mode(),
+        ignore,
+        jsonl,
+        cmd.junit.clone(),
+        cmd.quiet,
+        reproduce,
+    );
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::scope(|scope| {
         let engines = &engines;
         let stop_ref = &stop;
         let devices = &devices;
-        scope.spawn(move || scheduler::run(engines, jobs, devices, stop_ref, tx));
+        let stop_at = stop_at.as_ref().map(|f| f as &(dyn Fn(&runner_core::RunResult) -> bool + Sync));
+        scope.spawn(move || scheduler::run(engines, jobs, devices, stop_ref, stop_at, tx));
         for event in rx {
-            if reporter.handle(event) && cmd.fail_fast && !stop.stopped() {
+            // A program the engine could not run stops a --fail-fast batch too.
+            if reporter.handle(event) && cmd.fail_fast {
                 stop.stop();
             }
         }
@@ -112,6 +131,24 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     } else {
         exit_code::PASSED
     })
+}
+
+/// `runner run` with the flags that change how a program runs, for the reproduce commands.
+fn reproduce_prefix(flags: &crate::cli::RunFlags, mode: runner_core::Mode) -> String {
+    let mut cmd = String::from("runner run");
+    if mode != runner_core::Mode::Warm {
+        cmd += &format!(" --mode {mode}");
+    }
+    if let Some(p) = &flags.python {
+        cmd += &format!(" --python {}", crate::reporter::shell_quote(&p.display().to_string()));
+    }
+    if !flags.preload.is_empty() {
+        cmd += &format!(" --preload {}", flags.preload.join(","));
+    }
+    if let Some(t) = flags.timeout {
+        cmd += &format!(" --timeout {t}");
+    }
+    cmd
 }
 
 /// The device each worker is pinned to: `--devices`, else the device policy's candidates (GPU 0 left
@@ -130,7 +167,7 @@ fn worker_devices(cmd: &BatchCmd, workers: usize) -> Vec<Option<String>> {
 /// Opens the JSONL output. With `resume`, keeps what is there (cut back to its last whole line) and
 /// returns the programs already recorded; otherwise starts the file afresh.
 fn open_output(path: &Path, resume: bool) -> Result<(File, HashSet<PathBuf>), SettingsError> {
-    let err = |source| SettingsError::Unreadable { path: path.to_path_buf(), source };
+    let err = |source| SettingsError::Unwritable { path: path.to_path_buf(), source };
     if !resume {
         return Ok((File::create(path).map_err(err)?, HashSet::new()));
     }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use runner_core::classify::{classify, signature, IgnorePatterns, Status};
 use runner_core::{Mode, RunResult};
+
 use runner_embed::scheduler::Event;
 
 /// How often a non-terminal progress line is printed.
@@ -63,6 +64,7 @@ pub struct Reporter {
     errors: Vec<String>,
     first_failure: Option<PathBuf>,
     leaks: usize,
+    reproduce: String,
 }
 
 impl Reporter {
@@ -75,6 +77,7 @@ impl Reporter {
         jsonl: Option<Arc<Mutex<File>>>,
         junit: Option<PathBuf>,
         quiet: bool,
+        reproduce: String,
     ) -> Self {
         let progress = if quiet {
             Progress::Quiet
@@ -108,6 +111,7 @@ impl Reporter {
             errors: Vec::new(),
             first_failure: None,
             leaks: 0,
+            reproduce,
         }
     }
 
@@ -223,6 +227,11 @@ impl Reporter {
         }
     }
 
+    /// The command that re-runs one program as the batch ran it.
+    fn reproduce_command(&self, program: &Path) -> String {
+        format!("{} {}", self.reproduce, shell_quote(&program.display().to_string()))
+    }
+
     /// Whether any program failed (or could not be run).
     pub fn any_failure(&self) -> bool {
         self.failures() > 0
@@ -320,7 +329,7 @@ impl Reporter {
             for (sig, b) in buckets {
                 writeln!(out, "  {:>5}x {} [{}]", b.count, paint(sig, "1"), b.status.as_str())?;
                 writeln!(out, "         e.g. {}", b.example.display())?;
-                writeln!(out, "         reproduce: {}", reproduce(&b.example, self.mode))?;
+                writeln!(out, "         reproduce: {}", self.reproduce_command(&b.example))?;
             }
         }
         for e in &self.errors {
@@ -331,7 +340,7 @@ impl Reporter {
                 writeln!(
                     out,
                     "Stopped at the first failure (--fail-fast). Reproduce it with:\n  {}",
-                    reproduce(p, self.mode)
+                    self.reproduce_command(p)
                 )?;
             }
         }
@@ -339,17 +348,8 @@ impl Reporter {
     }
 }
 
-/// The command that re-runs one program with the same engine.
-fn reproduce(program: &Path, mode: Mode) -> String {
-    let quoted = shell_quote(&program.display().to_string());
-    if mode == Mode::Warm {
-        format!("runner run {quoted}")
-    } else {
-        format!("runner run --mode {mode} {quoted}")
-    }
-}
-
-fn shell_quote(s: &str) -> String {
+/// Quotes `s` for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
         s.to_string()
     } else {

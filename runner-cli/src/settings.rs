@@ -21,6 +21,9 @@ pub enum SettingsError {
     /// The program cannot be opened.
     #[error("cannot read {path}: {source}")]
     Unreadable { path: PathBuf, source: std::io::Error },
+    /// An output file cannot be created or written.
+    #[error("cannot write {path}: {source}")]
+    Unwritable { path: PathBuf, source: std::io::Error },
     /// No Python interpreter was found.
     #[error("python not found: {0}")]
     PythonNotFound(String),

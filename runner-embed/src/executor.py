@@ -137,6 +137,12 @@ def executor_started():
     _clean_versions = _dict_versions(_base.std_dicts)
 
 
+def _is_extension(module):
+    spec = getattr(module, "__spec__", None)
+    origin = getattr(spec, "origin", None) or getattr(module, "__file__", None) or ""
+    return isinstance(origin, str) and origin.endswith((".so", ".pyd"))
+
+
 def _restore_std_modules():
     """Puts back every global of a standard module that the program added, removed or rebound."""
     now = _dict_versions(_base.std_dicts)
@@ -366,9 +372,15 @@ def _restore():
     os.umask(b.umask)
 
     # Modules the program imported go; replaced ones come back; a parent package forgets a submodule
-    # that is gone, as it never had it in a fresh interpreter.
+    # that is gone, as it never had it in a fresh interpreter. A C extension cannot be unloaded, and
+    # importing its package again in the same process is not what a fresh python does (numpy warns
+    # "reloaded", torch registers operators twice): then the executor is replaced instead.
     modules = sys.modules
-    for name in [n for n in modules if n not in b.modules]:
+    added = [n for n in modules if n not in b.modules]
+    for name in added:
+        if _is_extension(modules.get(name)):
+            return f"the program loaded the C extension {name}"
+    for name in added:
         mod = modules.pop(name, None)
         parent, _, child = name.rpartition(".")
         if parent in b.modules and getattr(b.modules[parent], child, None) is mod:

@@ -50,6 +50,10 @@ impl StopSwitch {
     }
 }
 
+/// A predicate on results that stops the run (`--fail-fast`), decided in the worker itself so that no
+/// worker takes another program once it holds.
+pub type StopWhen<'a> = &'a (dyn Fn(&RunResult) -> bool + Sync);
+
 /// Runs `jobs` on `devices.len()` workers (worker `i` pinned to `devices[i]`, `None` for no device) and
 /// sends events until every job ran or `stop` was set. With one worker, jobs run in the given order.
 pub fn run(
@@ -57,6 +61,7 @@ pub fn run(
     jobs: Vec<Job>,
     devices: &[Option<String>],
     stop: &StopSwitch,
+    stop_when: Option<StopWhen<'_>>,
     events: Sender<Event>,
 ) {
     let (tx, rx) = unbounded::<Job>();
@@ -83,13 +88,21 @@ pub fn run(
                         let started = Instant::now();
                         let event = match engine.run(&job.spec) {
                             Ok(result) => {
+                                if stop_when.is_some_and(|f| f(&result)) {
+                                    stop.stop();
+                                }
                                 Event::Finished { index: job.index, worker, result: Box::new(result) }
                             }
-                            Err(e) => Event::Error {
-                                index: job.index,
-                                worker,
-                                message: format!("{e} (after {:.1}s)", started.elapsed().as_secs_f64()),
-                            },
+                            Err(e) => {
+                                if stop_when.is_some() {
+                                    stop.stop();
+                                }
+                                Event::Error {
+                                    index: job.index,
+                                    worker,
+                                    message: format!("{e} (after {:.1}s)", started.elapsed().as_secs_f64()),
+                                }
+                            }
                         };
                         if events.send(event).is_err() {
                             break;

@@ -1,0 +1,4 @@
+# Prints the device it was given (or None).
+import os
+
+print(os.environ.get("CUDA_VISIBLE_DEVICES"))

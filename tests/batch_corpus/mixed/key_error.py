@@ -1,0 +1,3 @@
+# Fails with its own exception: a bucket of one, "KeyError: 'missing'".
+table = {}
+print(table["missing"])

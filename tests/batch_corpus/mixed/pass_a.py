@@ -1,0 +1,2 @@
+# Passes: prints one line.
+print("pass a")

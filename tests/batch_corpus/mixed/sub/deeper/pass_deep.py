@@ -1,0 +1,2 @@
+# Passes; two levels down.
+print("deep")

@@ -1,0 +1,8 @@
+# Fails with the same last exception line as the other value_error_*.py, from a different place:
+# the three make one failure bucket, "ValueError: shared bug".
+def step_2():
+    raise ValueError("shared bug")
+
+
+print("value error 2")
+step_2()

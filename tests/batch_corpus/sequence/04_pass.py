@@ -1,0 +1,2 @@
+# Passes.
+print("program 4")
