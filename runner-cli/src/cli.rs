@@ -155,11 +155,23 @@ fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<Cli, i32> {
                 exit_code::USAGE
             }
             _ => {
-                // One line saying what is wrong; clap's tips and usage block follow on later lines.
+                // One line saying what is wrong. clap puts the names of missing arguments on indented
+                // lines under the first; its tips and usage block follow after a blank line.
                 let rendered = err.render().to_string();
-                let first = rendered.lines().next().unwrap_or("invalid arguments");
+                let mut lines = rendered.lines();
+                let first = lines.next().unwrap_or("invalid arguments");
                 let first = first.strip_prefix("error: ").unwrap_or(first);
-                eprintln!("runner: error: {first} (see runner --help)");
+                let detail: Vec<&str> = lines
+                    .take_while(|l| l.starts_with("  "))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let message = if detail.is_empty() {
+                    first.to_string()
+                } else {
+                    format!("{first} {}", detail.join(", "))
+                };
+                eprintln!("runner: error: {message} (see runner --help)");
                 exit_code::USAGE
             }
         }

@@ -5,39 +5,42 @@
 use std::io::Write;
 
 use runner_core::text::decode_output;
-use runner_core::{device, ProgramSpec, RunResult};
+use runner_core::{device, RunResult};
 use runner_embed::Engines;
 
 use crate::cli::CliError;
 use crate::exit_code;
 use crate::settings::Plan;
 
-/// Chooses the device (announcing it as the seed does) and runs the program.
-fn execute(mut plan: Plan, announce: &mut dyn Write) -> Result<RunResult, CliError> {
+/// Starts the engine the configuration asks for, before anything is printed, so that a set-up error
+/// (no interpreter, a failing preload) is the only output.
+fn start(plan: &Plan) -> Result<Engines, CliError> {
+    let engines = Engines::prepare(plan.config.clone())?;
+    if let Some(warning) = engines.fallback_warning() {
+        eprintln!("runner: warning: {warning}");
+    }
+    Ok(engines)
+}
+
+/// Chooses the device (announcing it as the seed does) and runs the program with `engines`.
+fn execute(mut plan: Plan, engines: &Engines, announce: &mut dyn Write) -> Result<RunResult, CliError> {
     if let Some(dev) = plan.devices.next() {
         writeln!(announce, "Selected {}={dev}", device::CUDA_VISIBLE_DEVICES)?;
         announce.flush()?;
         plan.spec.env.push((device::CUDA_VISIBLE_DEVICES.to_string(), dev));
     }
-    Ok(run_spec(&plan, &plan.spec)?)
-}
-
-fn run_spec(plan: &Plan, spec: &ProgramSpec) -> Result<RunResult, runner_embed::EngineError> {
-    let engines = Engines::prepare(plan.config.clone())?;
-    if let Some(warning) = engines.fallback_warning() {
-        eprintln!("runner: warning: {warning}");
-    }
-    engines.engine().run(spec)
+    Ok(engines.engine().run(&plan.spec)?)
 }
 
 /// `runner run`: the run_program transcript; exit 1 when the program failed.
 pub fn run(plan: Plan) -> Result<i32, CliError> {
+    let engines = start(&plan)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     writeln!(out, "Running: {}", plan.spec.path.display())?;
     out.flush()?;
     let program = plan.spec.path.clone();
-    let result = execute(plan, &mut out)?;
+    let result = execute(plan, &engines, &mut out)?;
     write!(out, "{}", transcript(&result, || std::fs::read(&program).map(|b| decode_output(&b))))?;
     out.flush()?;
     Ok(if result.success { exit_code::PASSED } else { exit_code::FAILED })
@@ -64,17 +67,18 @@ fn transcript(result: &RunResult, source: impl FnOnce() -> std::io::Result<Strin
 /// `runner validate`: the result as one JSON object (`--json`, exit 0), or a readable report (exit 1
 /// when the program failed).
 pub fn validate(plan: Plan, json: bool) -> Result<i32, CliError> {
+    let engines = start(&plan)?;
     let stdout = std::io::stdout();
     if json {
         // stdout carries exactly one JSON object, so the device line goes to stderr.
-        let result = execute(plan, &mut std::io::stderr())?;
+        let result = execute(plan, &engines, &mut std::io::stderr())?;
         let mut out = stdout.lock();
         serde_json::to_writer(&mut out, &result).map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(exit_code::PASSED);
     }
     let mut out = stdout.lock();
-    let result = execute(plan, &mut out)?;
+    let result = execute(plan, &engines, &mut out)?;
     let verdict = if result.success { "PASS" } else { "FAIL" };
     writeln!(
         out,

@@ -124,14 +124,17 @@ pub fn absolute(path: &Path) -> PathBuf {
 /// absolute but symbolic links are kept: a venv's `bin/python` is a link, and following it would lose
 /// the venv.
 pub fn find_python(flag: Option<&Path>) -> Result<PathBuf, SettingsError> {
-    if let Some(p) = flag {
+    // An empty RUNNER_PYTHON counts as unset.
+    if let Some(p) = flag.filter(|p| !p.as_os_str().is_empty()) {
         // A bare name is looked up on PATH, as a shell would.
         let found = if p.components().count() == 1 && !p.is_absolute() {
             which::which(p).ok()
         } else {
             Some(absolute(p)).filter(|p| is_executable(p))
         };
-        return found.ok_or_else(|| SettingsError::PythonNotFound(format!("--python {}", p.display())));
+        return found.ok_or_else(|| {
+            SettingsError::PythonNotFound(format!("{} (from --python or RUNNER_PYTHON)", p.display()))
+        });
     }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
         let p = absolute(&Path::new(&venv).join("bin/python"));

@@ -137,7 +137,7 @@ impl Zygote {
                 // socket open; the zygote's report then gives the status.
                 let pidfd = unix::pidfd_open(pid as u32).ok();
                 unix::track_group(pid as u32);
-                Ok(Executor { pid, sock, pidfd, exit, programs: 0, alive: true })
+                Ok(Executor { pid, sock, pidfd, exit, programs: 0, alive: true, group_tracked: true })
             }
             Ok(Err(message)) => Err(EngineError::Setup(format!("fork failed: {message}"))),
             Err(_) => Err(EngineError::Setup("the worker process died".into())),
@@ -194,6 +194,8 @@ pub struct Executor {
     exit: Receiver<i32>,
     programs: u32,
     alive: bool,
+    /// The executor's process group may still have members to kill.
+    group_tracked: bool,
 }
 
 struct ExecutorRun<'a> {
@@ -216,9 +218,6 @@ impl Executor {
     /// The returncode of the executor's death, from the zygote's report.
     fn death(&mut self) -> i32 {
         self.alive = false;
-        // Its group may still hold what the program left behind; the executor itself is gone.
-        unix::kill_group(self.pid as u32);
-        unix::untrack_group(self.pid as u32);
         match self.exit.recv_timeout(Duration::from_secs(30)) {
             Ok(status) => ExitStatus::from_wait_status(status).returncode(),
             Err(_) => -libc::SIGKILL,
@@ -238,21 +237,23 @@ impl Executor {
         self.programs += 1;
         let mut unit = ExecutorRun { ex: self, warm: !last, reusable: false };
         let outcome = supervise(&mut unit, out_r, err_r, limits, start).map_err(EngineError::Supervise)?;
-        let reusable = unit.reusable;
-        if !reusable && self.alive {
-            // Fork mode, or an executor that said it cannot go on: make sure it is gone.
-            if last {
-                self.death();
-            } else {
-                self.kill();
-            }
+        if !unit.reusable {
+            // Fork mode, or an executor that cannot go on: it and whatever its program left in its
+            // process group go now (the supervision loop has already had its chance to report a leak).
+            self.retire();
         }
         Ok(outcome)
     }
 
-    fn kill(&mut self) {
-        if self.alive {
+    /// Kills the executor's process group (the executor, if it still lives, and its program's
+    /// leftovers) and reaps the executor's status.
+    fn retire(&mut self) {
+        if self.group_tracked {
             unix::kill_group(self.pid as u32);
+            unix::untrack_group(self.pid as u32);
+            self.group_tracked = false;
+        }
+        if self.alive {
             self.death();
         }
     }
@@ -260,7 +261,7 @@ impl Executor {
 
 impl Drop for Executor {
     fn drop(&mut self) {
-        if self.alive {
+        if self.group_tracked {
             unix::kill_group(self.pid as u32);
             unix::untrack_group(self.pid as u32);
         }
@@ -306,7 +307,7 @@ impl Watched for ExecutorRun<'_> {
     fn kill_leftovers(&mut self) {
         // The leftovers share the executor's process group; the executor goes with them.
         self.reusable = false;
-        self.ex.kill();
+        self.ex.retire();
     }
 }
 

@@ -137,10 +137,9 @@ def executor_started():
     _clean_versions = _dict_versions(_base.std_dicts)
 
 
-def _is_extension(module):
-    spec = getattr(module, "__spec__", None)
-    origin = getattr(spec, "origin", None) or getattr(module, "__file__", None) or ""
-    return isinstance(origin, str) and origin.endswith((".so", ".pyd"))
+def _is_installed_package(module):
+    f = getattr(module, "__file__", None)
+    return isinstance(f, str) and ("/site-packages/" in f or "/dist-packages/" in f)
 
 
 def _restore_std_modules():
@@ -372,14 +371,15 @@ def _restore():
     os.umask(b.umask)
 
     # Modules the program imported go; replaced ones come back; a parent package forgets a submodule
-    # that is gone, as it never had it in a fresh interpreter. A C extension cannot be unloaded, and
-    # importing its package again in the same process is not what a fresh python does (numpy warns
-    # "reloaded", torch registers operators twice): then the executor is replaced instead.
+    # that is gone, as it never had it in a fresh interpreter. An installed package is different: its
+    # C state cannot be unloaded, and running its import code a second time in one process is not what
+    # a fresh python does (numpy warns "reloaded", torch registers operators twice). After a program
+    # imported one that was not preloaded, the executor is replaced instead.
     modules = sys.modules
     added = [n for n in modules if n not in b.modules]
     for name in added:
-        if _is_extension(modules.get(name)):
-            return f"the program loaded the C extension {name}"
+        if _is_installed_package(modules.get(name)):
+            return f"the program imported {name}, which was not preloaded"
     for name in added:
         mod = modules.pop(name, None)
         parent, _, child = name.rpartition(".")

@@ -180,6 +180,10 @@ pub(crate) fn supervise(
             if let Some(at) = exited_at {
                 if now >= at + limits.leak_grace {
                     unit.kill_leftovers();
+                    // Whatever escaped the process group (setsid) but still holds the output goes too.
+                    let open: Vec<BorrowedFd<'_>> =
+                        streams.iter().filter_map(|s| s.fd.as_ref().map(|fd| fd.as_fd())).collect();
+                    unix::kill_pipe_holders(&open);
                     leaked = true;
                     abandon_at = Some(now + limits.leak_grace);
                 }

@@ -99,3 +99,33 @@ pub fn move_high(fd: OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: the kernel just returned this descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
+
+/// Kills every process (other than this one) that holds the write end of the pipes whose read ends
+/// are `pipes`: what a finished program left behind holding its output, even when it escaped the
+/// program's process group with setsid(). Found through /proc, by the pipes' inode numbers.
+pub fn kill_pipe_holders(pipes: &[BorrowedFd<'_>]) {
+    let inodes: Vec<String> = pipes
+        .iter()
+        .filter_map(|fd| nix::sys::stat::fstat(fd).ok())
+        .map(|st| format!("pipe:[{}]", st.st_ino))
+        .collect();
+    if inodes.is_empty() {
+        return;
+    }
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return };
+    for entry in procs.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+        });
+        if holds {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}

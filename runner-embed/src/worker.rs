@@ -34,6 +34,13 @@ const EXECUTOR_PY: &str = include_str!("executor.py");
 
 /// Entry point of a worker process; never returns.
 pub fn main() -> ! {
+    // The Rust runtime of this binary catches SIGSEGV and SIGBUS (to report stack overflows); a python
+    // process has the default dispositions, which programs (and their exit statuses) depend on.
+    // SAFETY: resetting dispositions before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+    }
     // SAFETY: the supervisor placed our end of the socket pair on WORKER_FD before exec.
     let sock = unsafe { OwnedFd::from_raw_fd(WORKER_FD) };
     let code = match zygote(sock) {
