@@ -373,11 +373,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reproduce_commands_quote_what_the_shell_would_split() {
-        assert_eq!(reproduce(Path::new("/a/b.py"), Mode::Warm), "runner run /a/b.py");
-        assert_eq!(
-            reproduce(Path::new("/a b/it's.py"), Mode::Fork),
-            r"runner run --mode fork '/a b/it'\''s.py'"
-        );
+    fn shell_quoting_protects_what_the_shell_would_split() {
+        assert_eq!(shell_quote("/a/b.py"), "/a/b.py");
+        assert_eq!(shell_quote("/a b/it's.py"), r"'/a b/it'\''s.py'");
     }
 }
