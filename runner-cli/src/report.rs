@@ -129,6 +129,7 @@ mod tests {
             leaked_pipes: false,
             confirmed: None,
             warm_attempt: None,
+            program_time: None,
         }
     }
 

@@ -124,6 +124,7 @@ mod tests {
             leaked_pipes: false,
             confirmed: None,
             warm_attempt: None,
+            program_time: None,
         }
     }
 

@@ -54,6 +54,10 @@ pub struct RunResult {
     /// The first, warm-executor result of a failure that a fresh executor did not reproduce.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_attempt: Option<Box<RunResult>>,
+    /// Embedded modes: seconds from the program's first line to the end of its finalisation, as the
+    /// executor measured them (`duration` minus this is runner's overhead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_time: Option<f64>,
 }
 
 impl RunResult {
@@ -89,6 +93,7 @@ mod tests {
             leaked_pipes: false,
             confirmed: None,
             warm_attempt: None,
+            program_time: None,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         assert_eq!(v["success"], false);

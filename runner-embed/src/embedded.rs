@@ -60,6 +60,7 @@ type ForkReply = Result<(i32, OwnedFd, Receiver<i32>), String>;
 struct Routes {
     forks: HashMap<u64, Sender<ForkReply>>,
     exits: HashMap<i32, Sender<i32>>,
+    floors: HashMap<u64, Sender<f64>>,
 }
 
 /// A running zygote, shared by the threads of a run.
@@ -101,7 +102,11 @@ impl Zygote {
             Some((FromZygote::SetupFailed { message }, _)) => return Err(EngineError::Setup(message)),
             _ => return Err(EngineError::Setup("the worker exited during start-up".into())),
         };
-        let routes = Arc::new(Mutex::new(Routes { forks: HashMap::new(), exits: HashMap::new() }));
+        let routes = Arc::new(Mutex::new(Routes {
+            forks: HashMap::new(),
+            exits: HashMap::new(),
+            floors: HashMap::new(),
+        }));
         let reader_sock = ours.try_clone().map_err(EngineError::Worker)?;
         let reader_routes = Arc::clone(&routes);
         std::thread::Builder::new()
@@ -122,6 +127,21 @@ impl Zygote {
         &self.version
     }
 
+    /// Times a bare fork + exit + wait of the zygote (everything preloaded): the floor of fork mode.
+    pub fn fork_floor(&self) -> Result<Duration, EngineError> {
+        let token = self.tokens.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = bounded(1);
+        self.routes.lock().unwrap().floors.insert(token, tx);
+        {
+            let sock = self.sock.lock().unwrap();
+            protocol::send(sock.as_fd(), &ToZygote::ForkAndReap { token }, &[])
+                .map_err(EngineError::Worker)?;
+        }
+        rx.recv()
+            .map(Duration::from_secs_f64)
+            .map_err(|_| EngineError::Setup("the worker process died".into()))
+    }
+
     /// Forks a fresh executor.
     pub fn fork(&self) -> Result<Executor, EngineError> {
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
@@ -137,7 +157,16 @@ impl Zygote {
                 // socket open; the zygote's report then gives the status.
                 let pidfd = unix::pidfd_open(pid as u32).ok();
                 unix::track_group(pid as u32);
-                Ok(Executor { pid, sock, pidfd, exit, programs: 0, alive: true, group_tracked: true })
+                Ok(Executor {
+                    pid,
+                    sock,
+                    pidfd,
+                    exit,
+                    programs: 0,
+                    alive: true,
+                    group_tracked: true,
+                    program_time: None,
+                })
             }
             Ok(Err(message)) => Err(EngineError::Setup(format!("fork failed: {message}"))),
             Err(_) => Err(EngineError::Setup("the worker process died".into())),
@@ -177,6 +206,11 @@ fn read_zygote(sock: OwnedFd, routes: Arc<Mutex<Routes>>) {
                     let _ = tx.send(status);
                 }
             }
+            FromZygote::ForkedAndReaped { token, seconds } => {
+                if let Some(tx) = r.floors.remove(&token) {
+                    let _ = tx.send(seconds);
+                }
+            }
             FromZygote::Ready { .. } | FromZygote::SetupFailed { .. } => {}
         }
     }
@@ -184,6 +218,7 @@ fn read_zygote(sock: OwnedFd, routes: Arc<Mutex<Routes>>) {
     let mut r = routes.lock().unwrap();
     r.forks.clear();
     r.exits.clear();
+    r.floors.clear();
 }
 
 /// A forked executor, driven by one thread at a time.
@@ -196,6 +231,8 @@ pub struct Executor {
     alive: bool,
     /// The executor's process group may still have members to kill.
     group_tracked: bool,
+    /// What the executor said its last program took.
+    program_time: Option<f64>,
 }
 
 struct ExecutorRun<'a> {
@@ -235,6 +272,7 @@ impl Executor {
             .map_err(EngineError::Worker)?;
         drop((out_w, err_w));
         self.programs += 1;
+        self.program_time = None;
         let mut unit = ExecutorRun { ex: self, warm: !last, reusable: false };
         let outcome = supervise(&mut unit, out_r, err_r, limits, start).map_err(EngineError::Supervise)?;
         if !unit.reusable {
@@ -280,6 +318,7 @@ impl Watched for ExecutorRun<'_> {
             match protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
                 Ok(Some((done, _))) => {
                     self.reusable = done.reusable;
+                    self.ex.program_time = Some(done.program_time);
                     if let (Some(reason), true) = (&done.reason, debug_enabled()) {
                         eprintln!("runner: debug: executor {} retired: {reason}", self.ex.pid);
                     }
@@ -297,7 +336,12 @@ impl Watched for ExecutorRun<'_> {
             // Fork mode: only the process's end counts (its socket may live on in its children).
             return Ok(None);
         }
-        Ok(Some(self.ex.death()))
+        let rc = self.ex.death();
+        // A fork-mode executor reports its program's time just before it exits.
+        if let Ok(Some((done, _))) = protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
+            self.ex.program_time = Some(done.program_time);
+        }
+        Ok(Some(rc))
     }
 
     fn kill(&mut self) {
@@ -351,7 +395,9 @@ impl EmbeddedEngine {
             Mode::Fork => {
                 let mut ex = self.zygote.fork()?;
                 let outcome = ex.run(spec, limits, true)?;
-                Ok(crate::result_from(spec, Mode::Fork, outcome))
+                let mut result = crate::result_from(spec, Mode::Fork, outcome);
+                result.program_time = ex.program_time;
+                Ok(result)
             }
             _ => {
                 let fresh = self.executor.as_ref().is_none_or(|e| e.programs() == 0);
@@ -385,9 +431,12 @@ impl EmbeddedEngine {
         }
         let ex = self.executor.as_mut().expect("executor just ensured");
         let outcome = ex.run(spec, limits, false)?;
+        let program_time = ex.program_time;
         if !ex.alive() {
             self.executor = None;
         }
-        Ok(crate::result_from(spec, Mode::Warm, outcome))
+        let mut result = crate::result_from(spec, Mode::Warm, outcome);
+        result.program_time = program_time;
+        Ok(result)
     }
 }

@@ -100,6 +100,11 @@ impl Engines {
         self.fallback.as_deref()
     }
 
+    /// The shared zygote of the embedded modes.
+    pub fn zygote(&self) -> Option<&Arc<Zygote>> {
+        self.zygote.as_ref()
+    }
+
     /// An engine for one thread.
     pub fn engine(&self) -> Engine {
         match &self.zygote {
@@ -143,5 +148,6 @@ pub(crate) fn result_from(spec: &ProgramSpec, mode: Mode, o: supervise::Outcome)
         leaked_pipes: o.leaked_pipes,
         confirmed: None,
         warm_attempt: None,
+        program_time: None,
     }
 }

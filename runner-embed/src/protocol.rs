@@ -44,6 +44,8 @@ pub enum FromZygote {
     ForkFailed { token: u64, message: String },
     /// An executor ended with this raw wait status.
     Exited { pid: i32, status: i32 },
+    /// A bare fork, exit and wait took this long (the floor of fork mode).
+    ForkedAndReaped { token: u64, seconds: f64 },
 }
 
 /// Supervisor to zygote.
@@ -51,6 +53,8 @@ pub enum FromZygote {
 pub enum ToZygote {
     /// Fork an executor; the reply carries `token`.
     Fork { token: u64 },
+    /// Fork a child that exits at once, wait for it and say how long that took (a benchmark floor).
+    ForkAndReap { token: u64 },
 }
 
 /// Supervisor to executor: run one program. The program's stdout and stderr pipes travel with it.
@@ -75,6 +79,8 @@ pub struct ProgramDone {
     pub reusable: bool,
     /// Why it cannot be reused, when it cannot.
     pub reason: Option<String>,
+    /// Seconds from the program's first line to the end of its finalisation.
+    pub program_time: f64,
 }
 
 /// A connected pair of sequenced-packet sockets, close-on-exec.

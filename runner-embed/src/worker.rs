@@ -247,6 +247,10 @@ fn serve(sock: OwnedFd, executor: Py<PyModule>) -> Result<(), Box<dyn std::error
                 }
                 return Ok(());
             }
+            Some((ToZygote::ForkAndReap { token }, _)) => {
+                let seconds = fork_and_reap()?;
+                protocol::send(sock.as_fd(), &FromZygote::ForkedAndReaped { token, seconds }, &[])?;
+            }
             Some((ToZygote::Fork { token }, _)) => match fork_executor(&sock, &children, &executor) {
                 Ok((pid, theirs)) => {
                     let pidfd = unix::pidfd_open(pid as u32)?;
@@ -259,6 +263,27 @@ fn serve(sock: OwnedFd, executor: Py<PyModule>) -> Result<(), Box<dyn std::error
                     &[],
                 )?,
             },
+        }
+    }
+}
+
+/// The floor of fork mode: fork this process (with everything it has imported), have the child exit
+/// at once, and wait for it.
+fn fork_and_reap() -> std::io::Result<f64> {
+    let start = std::time::Instant::now();
+    // SAFETY: the child only calls _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        exit_now(0);
+    }
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Err(Errno::EINTR) => continue,
+            Ok(_) => return Ok(start.elapsed().as_secs_f64()),
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -340,6 +365,7 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
         drop((out, err));
         let path = run.path.to_string_lossy().into_owned();
         let me = getpid();
+        let started = std::time::Instant::now();
         let outcome = executor
             .call_method1("prepare", (path.as_str(), run.args.clone(), run.env.clone()))
             .and_then(|d| {
@@ -368,7 +394,14 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
         // exit() flushes C stdio; a program that wrote through it (C extensions, ctypes) expects that.
         // SAFETY: fflush(NULL) flushes every open output stream.
         unsafe { libc::fflush(std::ptr::null_mut()) };
+        let program_time = started.elapsed().as_secs_f64();
         if last {
+            // The exit status is the result; the timing is only for benchmarks (a forked child of the
+            // program has no supervisor to tell).
+            if getpid() == me {
+                let done = ProgramDone { returncode: code, reusable: false, reason: None, program_time };
+                let _ = protocol::send(sock.as_fd(), &done, &[]);
+            }
             if kbd {
                 // exit_sigint() in main.c: die by SIGINT so the parent sees the signal.
                 // SAFETY: plain signal calls on our own process.
@@ -386,7 +419,7 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
             Some(Err(why)) => (false, Some(why)),
             _ => (reusable, reason),
         };
-        let done = ProgramDone { returncode: code, reusable, reason };
+        let done = ProgramDone { returncode: code, reusable, reason, program_time };
         if protocol::send(sock.as_fd(), &done, &[]).is_err() || !reusable {
             exit_now(0);
         }

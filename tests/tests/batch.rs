@@ -267,6 +267,15 @@ fn assert_record_shape(r: &Value, mode: &str, workers: usize) {
         assert_ne!(status, "passed", "{ctx}: confirmed on a program that passed");
         assert_eq!(r["confirmed"], true, "{ctx}: a deterministic failure is confirmed");
     }
+    // The embedded modes report how long the program itself ran, when the executor lived to say so.
+    if keys.remove("program_time") {
+        assert_ne!(mode, "subprocess", "{ctx}: program_time in subprocess mode");
+        assert!(
+            r["program_time"].as_f64().is_some_and(|t| t >= 0.0),
+            "{ctx}: program_time {}",
+            r["program_time"]
+        );
+    }
     let want: BTreeSet<&str> = RECORD_KEYS.iter().copied().collect();
     assert_eq!(keys, want, "{ctx}: record keys");
     assert_eq!(r["mode"], mode, "{ctx}: mode");

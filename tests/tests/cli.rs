@@ -176,6 +176,15 @@ fn assert_result(v: &Value, mode: &str, program: &Path, device: Option<&str>, e:
     if mode == "warm" && e.returncode != 0 && keys.remove("confirmed") {
         assert_eq!(v["confirmed"], true, "{ctx}: a deterministic failure is confirmed");
     }
+    // The embedded modes report how long the program itself ran, when the executor lived to say so.
+    if keys.remove("program_time") {
+        assert_ne!(mode, "subprocess", "{ctx}: program_time in subprocess mode");
+        assert!(
+            v["program_time"].as_f64().is_some_and(|t| t >= 0.0),
+            "{ctx}: program_time {}",
+            v["program_time"]
+        );
+    }
     let want_keys: BTreeSet<&str> = [
         "success",
         "stdout",

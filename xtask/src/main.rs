@@ -70,6 +70,8 @@ fn has_nextest() -> bool {
 fn test(extra: &[String]) -> Result<()> {
     let root = root();
     let python = testenv::ensure(&root)?;
+    // The end-to-end tests run the `runner` binary itself, which building the tests does not build.
+    run(Command::new("cargo").args(["build", "-p", "runner-cli"]).current_dir(&root))?;
     // The tests find the environment's interpreter here; a test that needs numpy or torch fails
     // (never skips) when this interpreter lacks them.
     let mut cmd = Command::new("cargo");
