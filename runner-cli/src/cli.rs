@@ -30,6 +30,8 @@ enum Command {
     Validate(ValidateCmd),
     /// Run many programs on parallel workers, with results as JSONL/JUnit and a summary.
     Batch(BatchCmd),
+    /// Measure a corpus in several modes side by side: start-up, overhead, throughput, memory.
+    Bench(BenchCmd),
 }
 
 /// The flags every command that runs programs shares.
@@ -136,6 +138,37 @@ pub struct BatchCmd {
     pub flags: RunFlags,
 }
 
+/// `runner bench`.
+#[derive(Debug, Args)]
+pub struct BenchCmd {
+    /// Program files and directories (their `*.py`, recursively).
+    #[arg(value_name = "CORPUS", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Modes to compare, comma-separated.
+    #[arg(long, value_name = "LIST", default_value = "subprocess,fork,warm")]
+    pub modes: String,
+    /// Parallel workers in every mode.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1)]
+    pub workers: usize,
+    /// Rounds; each runs every mode once, in a rotated order.
+    #[arg(long, value_name = "R", default_value_t = 3)]
+    pub repeat: usize,
+    /// Write the report as JSON to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the table as Markdown to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write an SVG chart of per-program times per mode to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
 /// Parses the process's arguments. `Err` carries the exit code after clap has printed help, the
 /// version, or a one-line usage error.
 pub fn parse() -> Result<Cli, i32> {
@@ -217,6 +250,7 @@ impl Cli {
                 crate::report::validate(plan, cmd.json)
             }
             Command::Batch(cmd) => crate::batch::execute(cmd),
+            Command::Bench(cmd) => crate::bench::execute(cmd),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `runner`: parse the command line, run, print any error on one line, exit with its code.
 
 mod batch;
+mod bench;
+mod chart;
 mod cli;
 mod exit_code;
 mod inputs;

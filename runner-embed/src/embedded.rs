@@ -144,14 +144,29 @@ impl Zygote {
 
     /// Forks a fresh executor.
     pub fn fork(&self) -> Result<Executor, EngineError> {
+        self.request_fork()?.wait()
+    }
+
+    /// Asks for a fresh executor without waiting for it: the fork overlaps with other work.
+    pub fn request_fork(&self) -> Result<PendingFork, EngineError> {
         let token = self.tokens.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = bounded(1);
         self.routes.lock().unwrap().forks.insert(token, tx);
-        {
-            let sock = self.sock.lock().unwrap();
-            protocol::send(sock.as_fd(), &ToZygote::Fork { token }, &[]).map_err(EngineError::Worker)?;
-        }
-        match rx.recv() {
+        let sock = self.sock.lock().unwrap();
+        protocol::send(sock.as_fd(), &ToZygote::Fork { token }, &[]).map_err(EngineError::Worker)?;
+        Ok(PendingFork { rx })
+    }
+}
+
+/// An executor being forked.
+pub struct PendingFork {
+    rx: Receiver<ForkReply>,
+}
+
+impl PendingFork {
+    /// Waits for the executor.
+    pub fn wait(self) -> Result<Executor, EngineError> {
+        match self.rx.recv() {
             Ok(Ok((pid, sock, exit))) => {
                 // A pidfd tells us the executor died even while something it forked still holds its
                 // socket open; the zygote's report then gives the status.
@@ -297,6 +312,15 @@ impl Executor {
     }
 }
 
+impl Drop for EmbeddedEngine {
+    fn drop(&mut self) {
+        // A spare still being forked is received and dropped, so that it is killed like the others.
+        if let Some(pending) = self.spare.take() {
+            let _ = pending.wait();
+        }
+    }
+}
+
 impl Drop for Executor {
     fn drop(&mut self) {
         if self.group_tracked {
@@ -332,16 +356,20 @@ impl Watched for ExecutorRun<'_> {
                 }
                 _ => {}
             }
-        } else if !self.ex.pidfd.as_ref().is_none_or(|p| readable(p.as_fd())) {
-            // Fork mode: only the process's end counts (its socket may live on in its children).
-            return Ok(None);
+        } else {
+            // Fork mode: the executor says how its program ended just before it exits, so the result
+            // does not wait for the zygote to reap it. Without that word (a crash, a kill) only the
+            // process's end counts: its socket may live on in what its program forked.
+            if let Ok(Some((done, _))) = protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
+                self.ex.program_time = Some(done.program_time);
+                self.ex.alive = false;
+                return Ok(Some(done.returncode));
+            }
+            if !self.ex.pidfd.as_ref().is_none_or(|p| readable(p.as_fd())) {
+                return Ok(None);
+            }
         }
-        let rc = self.ex.death();
-        // A fork-mode executor reports its program's time just before it exits.
-        if let Ok(Some((done, _))) = protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
-            self.ex.program_time = Some(done.program_time);
-        }
-        Ok(Some(rc))
+        Ok(Some(self.ex.death()))
     }
 
     fn kill(&mut self) {
@@ -372,12 +400,25 @@ pub struct EmbeddedEngine {
     config: RunConfig,
     zygote: Arc<Zygote>,
     executor: Option<Executor>,
+    /// The next executor, forked while the current program runs.
+    spare: Option<PendingFork>,
 }
 
 impl EmbeddedEngine {
     /// An engine for one thread of a run.
     pub fn new(config: RunConfig, zygote: Arc<Zygote>) -> Self {
-        EmbeddedEngine { config, zygote, executor: None }
+        EmbeddedEngine { config, zygote, executor: None, spare: None }
+    }
+
+    /// A fresh executor: the spare forked earlier, if any; and the next spare is asked for at once.
+    fn fresh_executor(&mut self) -> Result<Executor, EngineError> {
+        let pending = match self.spare.take() {
+            Some(p) => p,
+            None => self.zygote.request_fork()?,
+        };
+        let executor = pending.wait()?;
+        self.spare = Some(self.zygote.request_fork()?);
+        Ok(executor)
     }
 
     fn limits(&self, spec: &ProgramSpec) -> Limits {
@@ -393,7 +434,7 @@ impl EmbeddedEngine {
         let limits = self.limits(spec);
         match self.config.mode {
             Mode::Fork => {
-                let mut ex = self.zygote.fork()?;
+                let mut ex = self.fresh_executor()?;
                 let outcome = ex.run(spec, limits, true)?;
                 let mut result = crate::result_from(spec, Mode::Fork, outcome);
                 result.program_time = ex.program_time;
@@ -427,7 +468,8 @@ impl EmbeddedEngine {
             !e.alive() || self.config.max_programs_per_executor.is_some_and(|max| e.programs() >= max)
         };
         if self.executor.as_ref().is_none_or(spent) {
-            self.executor = Some(self.zygote.fork()?);
+            self.executor = None;
+            self.executor = Some(self.fresh_executor()?);
         }
         let ex = self.executor.as_mut().expect("executor just ensured");
         let outcome = ex.run(spec, limits, false)?;

@@ -399,6 +399,10 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
             // The exit status is the result; the timing is only for benchmarks (a forked child of the
             // program has no supervisor to tell).
             if getpid() == me {
+                // Let go of the program's output before the process winds down (tearing down a large
+                // address space takes a while), then say how it ended.
+                let _ = unix::dup2_raw(devnull.as_raw_fd(), 1);
+                let _ = unix::dup2_raw(devnull.as_raw_fd(), 2);
                 let done = ProgramDone { returncode: code, reusable: false, reason: None, program_time };
                 let _ = protocol::send(sock.as_fd(), &done, &[]);
             }
