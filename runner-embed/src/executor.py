@@ -74,6 +74,7 @@ def capture_baseline(argv0):
     b.path_hooks = list(sys.path_hooks)
     b.path_importer_cache = dict(sys.path_importer_cache)
     b.modules = dict(sys.modules)
+    b.zygote_modules = frozenset(sys.modules)
     b.builtins = dict(builtins.__dict__)
     b.sys_attrs = dict(vars(sys))
     b.hooks = {
@@ -102,6 +103,7 @@ def capture_baseline(argv0):
         and _is_stdlib(m, stdlib)
     ]
     b.std_dicts = [vars(m) for _, m, _ in b.std_modules]
+    b.torch = _capture_torch()
     b.stdio = [(s.encoding, s.errors) if s is not None else ("utf-8", "strict") for s in (sys.stdin, sys.stdout, sys.stderr)]
     # config.buffered_stdio (off with -u or PYTHONUNBUFFERED) is not in sys.flags; the zygote's own
     # stdout, made by create_stdio() from that setting, says it.
@@ -135,6 +137,9 @@ def executor_started():
     global _clean_versions
     _base.fds = _open_fds()
     _clean_versions = _dict_versions(_base.std_dicts)
+    # Like `random`'s at-fork reseed: a forked child must not repeat its siblings' random numbers.
+    if _base.torch is not None and _base.torch.random_seed:
+        _reseed_torch(_base.torch)
 
 
 def _is_installed_package(module):
@@ -256,8 +261,20 @@ def _flush_io():
 
 
 def _quiet_threads():
-    """True when the program left no other Python thread and no thread exit hook behind."""
-    return threading.active_count() == 1 and getattr(threading, "_threading_atexits", []) == _base.threading_atexits
+    """True when the program left no other Python thread running."""
+    return threading.active_count() == 1
+
+
+def _run_threading_atexits():
+    """The exit hooks that modules the program imported registered with threading (such as
+    concurrent.futures' `_python_exit`), run as threading._shutdown() runs them, newest first; then the
+    list is as it was. Only called when no other thread is left, so none of them waits."""
+    hooks = getattr(threading, "_threading_atexits", None)
+    if hooks is None or hooks == _base.threading_atexits:
+        return
+    for hook in reversed(hooks[len(_base.threading_atexits):]):
+        hook()
+    hooks[:] = _base.threading_atexits
 
 
 def _clear_main(d):
@@ -331,7 +348,9 @@ def end_program(d, status, payload, last):
     d.pop("__cached__", None)
     reusable = not last and _quiet_threads()
     reason = None if reusable or last else "the program left threads running"
-    if not reusable:
+    if reusable:
+        _run_threading_atexits()
+    else:
         threading._shutdown()
     atexit._run_exitfuncs()
     return code, kbd, reusable, reason
@@ -358,6 +377,110 @@ def finalize(d, code, kbd, flushed, reusable, reason):
     return code, reusable, reason
 
 
+def _capture_torch():
+    """The global state of a preloaded torch that programs commonly change (seeds, default dtype and
+    device, grad mode, print options, backend flags, compiler configs). None without torch."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    t = types.SimpleNamespace()
+    t.rng = torch.random.get_rng_state()
+    # Some torch versions seed the default generator with a fixed number at start-up, others (2.11)
+    # from the OS: then every process starts from a different state, and so must every program.
+    t.random_seed = torch.initial_seed() != 67280421310721
+    t.dtype = torch.get_default_dtype()
+    t.grad = torch.is_grad_enabled()
+    t.deterministic = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    t.threads = torch.get_num_threads()
+    t.matmul_precision = torch.get_float32_matmul_precision()
+    t.anomaly = torch.is_anomaly_enabled()
+    t.print_opts = dict(vars(torch._tensor_str.PRINT_OPTS))
+    t.flags = _torch_flags(torch)
+    t.configs = {}
+    _capture_torch_configs(t)
+    return t
+
+
+def _torch_flags(torch):
+    flags = {}
+    for holder, names in (
+        (torch.backends.cudnn, ("enabled", "benchmark", "deterministic", "allow_tf32")),
+        (torch.backends.cuda.matmul, ("allow_tf32", "allow_fp16_reduced_precision_reduction")),
+    ):
+        for name in names:
+            try:
+                flags[(holder, name)] = getattr(holder, name)
+            except Exception:
+                pass
+    return flags
+
+
+def _capture_torch_configs(t):
+    """Records the overrides of every torch config module not seen before. One that appears only after
+    a program imported it is recorded as a fresh import leaves it: nothing overridden."""
+    for name, module in list(sys.modules.items()):
+        entries = getattr(module, "_config", None) if type(module).__name__.startswith("ConfigModule") else None
+        if isinstance(entries, dict) and name not in t.configs:
+            # Fresh: imported by a program, so a fresh interpreter would have it with no override.
+            fresh = _base is not None and name not in _base.zygote_modules
+            t.configs[name] = (module, {k: (e.user_override, False if fresh else e.hide) for k, e in entries.items()}, fresh)
+
+
+def _reseed_torch(t):
+    """The random state a fresh process's torch starts with (CUDA's generators too, if started)."""
+    torch = sys.modules["torch"]
+    if t.random_seed:
+        torch.seed()
+    else:
+        torch.random.set_rng_state(t.rng)
+        if torch.cuda.is_initialized():
+            torch.cuda.manual_seed_all(torch.initial_seed())
+
+
+def _restore_torch(t):
+    torch = sys.modules["torch"]
+    if "torch._dynamo" in sys.modules:
+        # Compiled code, guards, counters and recompile limits belong to the program that compiled.
+        sys.modules["torch._dynamo"].reset()
+        utils = sys.modules.get("torch._dynamo.utils")
+        if utils is not None:
+            utils.counters.clear()
+    _reseed_torch(t)
+    if torch.get_default_dtype() != t.dtype:
+        torch.set_default_dtype(t.dtype)
+    if str(torch.get_default_device()) != "cpu" or getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None):
+        torch.set_default_device(None)
+    torch.set_grad_enabled(t.grad)
+    if (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) != t.deterministic:
+        torch.use_deterministic_algorithms(t.deterministic[0], warn_only=t.deterministic[1])
+    if torch.get_num_threads() != t.threads:
+        torch.set_num_threads(t.threads)
+    if torch.get_float32_matmul_precision() != t.matmul_precision:
+        torch.set_float32_matmul_precision(t.matmul_precision)
+    if torch.is_anomaly_enabled() != t.anomaly:
+        torch.set_anomaly_enabled(t.anomaly)
+    opts = vars(torch._tensor_str.PRINT_OPTS)
+    if opts != t.print_opts:
+        opts.clear()
+        opts.update(t.print_opts)
+    for (holder, name), value in t.flags.items():
+        if getattr(holder, name) != value:
+            setattr(holder, name, value)
+    _capture_torch_configs(t)
+    unset = sys.modules["torch.utils._config_module"]._UNSET_SENTINEL
+    for module, entries, fresh in t.configs.values():
+        config = module._config
+        for key, (override, hide) in entries.items():
+            entry = config.get(key)
+            if entry is None:
+                continue
+            want = unset if fresh else override
+            if entry.user_override is not want or entry.hide != hide:
+                entry.user_override = want
+                entry.hide = hide
+                module._is_dirty = True
+
+
 def _restore():
     """Puts back the baseline state; returns why the executor cannot be reused, or None."""
     b = _base
@@ -378,9 +501,12 @@ def _restore():
     modules = sys.modules
     added = [n for n in modules if n not in b.modules]
     for name in added:
+        # An installed package (and its C state) cannot be unloaded, and importing it a second time in
+        # one process is not what a fresh python does (numpy warns "reloaded", torch registers its
+        # operators twice): what a program imported from site-packages stays, as if preloaded.
         if _is_installed_package(modules.get(name)):
-            return f"the program imported {name}, which was not preloaded"
-    for name in added:
+            b.modules[name] = modules[name]
+    for name in (n for n in added if n not in b.modules):
         mod = modules.pop(name, None)
         parent, _, child = name.rpartition(".")
         if parent in b.modules and getattr(b.modules[parent], child, None) is mod:
@@ -443,6 +569,12 @@ def _restore():
     # Bumping the filters' version empties every module's __warningregistry__, so a warning shown
     # "once" by the previous program shows again, as in a fresh interpreter.
     warnings._filters_mutated()
+
+    if b.torch is not None:
+        try:
+            _restore_torch(b.torch)
+        except Exception as e:
+            return f"torch's state could not be restored ({type(e).__name__}: {e})"
 
     # The C library's time zone follows TZ only when tzset() runs; a program may have changed both.
     time.tzset()

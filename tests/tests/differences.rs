@@ -118,3 +118,16 @@ fn atexit_handlers_of_preloaded_modules_do_not_run() {
         assert_eq!(batch_stdout(mode, &[p.clone()], &env, &["--preload", "atexit_printer"]), [""], "{mode}");
     }
 }
+
+#[test]
+fn installed_packages_stay_imported_in_warm_mode() {
+    require_module("numpy");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let progs = [
+        corpus.join("280_mutate_import_installed_package.py"),
+        corpus.join("281_check_import_installed_package.py"),
+    ];
+    assert_eq!(python_stdout(&progs[1], &[]), "False\n10\n");
+    assert_eq!(batch_stdout("fork", &progs, &[], &[])[1], "False\n10\n");
+    assert_eq!(batch_stdout("warm", &progs, &[], &[])[1], "True\n10\n");
+}

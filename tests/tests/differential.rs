@@ -34,6 +34,7 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     ("231_check_gc.py", "fork", "gc.freeze()"),
     ("231_check_gc.py", "warm", "gc.freeze()"),
     ("271_check_codecs.py", "warm", "Codec search functions"),
+    ("281_check_import_installed_package.py", "warm", "Installed packages stay imported"),
 ];
 
 /// The runner's own timeout for one program: a program that hangs in some mode becomes a mismatch

@@ -2,8 +2,10 @@
 //!
 //! - `test`: create or reuse the cached test Python environment (numpy, torch), then run every test.
 //! - `demo`: the main job: build runner and run the bundled example programs.
+//! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md.
 //! - `testenv`: only create or reuse the test environment and print its Python.
 
+mod bench;
 mod testenv;
 
 use std::path::{Path, PathBuf};
@@ -31,12 +33,19 @@ enum Task {
     Demo,
     /// Create or reuse the test Python environment and print the path of its interpreter.
     Testenv,
+    /// Run the standard benchmark corpora and rewrite BENCHMARKS.md.
+    Bench {
+        /// Only these corpora (empty, pure_python, numpy, torch_eager, torch_compile).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
 }
 
 fn main() -> Result<()> {
     match Xtask::parse().task {
         Task::Test { args } => test(&args),
         Task::Demo => demo(),
+        Task::Bench { only } => bench::run(&root(), &only),
         Task::Testenv => {
             println!("{}", testenv::ensure(&root())?.display());
             Ok(())
