@@ -26,6 +26,7 @@ import threading
 import time
 import types
 import warnings
+import weakref
 
 # Injected by the Rust side: flush_std_files() of pylifecycle.c; False when a flush failed.
 _flush_std_files = None
@@ -83,6 +84,10 @@ def capture_baseline(argv0):
     b.recursionlimit = sys.getrecursionlimit()
     b.switchinterval = sys.getswitchinterval()
     b.int_max_str_digits = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+    b.dlopenflags = sys.getdlopenflags()
+    b.coroutine_depth = sys.get_coroutine_origin_tracking_depth()
+    b.asyncgen_hooks = tuple(sys.get_asyncgen_hooks())
+    b.faulthandler = sys.modules["faulthandler"].is_enabled() if "faulthandler" in sys.modules else False
     b.signals = _signals()
     b.sigmask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     b.gc = (gc.isenabled(), gc.get_threshold(), gc.get_debug(), list(gc.callbacks))
@@ -90,6 +95,8 @@ def capture_baseline(argv0):
     b.threading_atexits = list(getattr(threading, "_threading_atexits", []))
     # Thread names count from the next number a fresh interpreter would use ("Thread-1").
     b.thread_counter = threading._counter()
+    b.main_thread_name = threading.main_thread().name
+    b.stack_size = threading.stack_size()
     threading._counter = itertools.count(b.thread_counter).__next__
     # Standard-library modules whose attributes a program may patch (json.dumps = ...): their globals
     # are put back after each program. Third-party packages initialise lazily into their globals and
@@ -121,6 +128,9 @@ def _is_stdlib(module, stdlib):
         return True  # built-in or frozen
     return isinstance(f, str) and f.startswith(stdlib) and "site-packages" not in f
 
+
+# Injected by the Rust side: PyErr_WriteUnraisable(obj) for an exception ("Exception ignored in: obj").
+_write_unraisable = None
 
 # Injected by the Rust side: the version tags of a list of dicts (CPython bumps a dict's tag on every
 # change), so finding which module globals a program changed costs a list compare.
@@ -213,6 +223,9 @@ def prepare(path, args, env):
     sys.modules["__main__"] = main
     # Exit handlers registered before the program belong to the zygote's preloads.
     atexit._clear()
+    # weakref.finalize registers its exit hook once per process; the zygote's is gone with the above.
+    if "weakref" in sys.modules:
+        sys.modules["weakref"].finalize._registered_with_atexit = False
     return d
 
 
@@ -261,8 +274,33 @@ def _flush_io():
 
 
 def _quiet_threads():
-    """True when the program left no other Python thread running."""
-    return threading.active_count() == 1
+    """True when the program left no thread running but daemon threads of installed libraries (the
+    worker-pool reader of torch's compiler, tqdm's monitor): those belong to library state that
+    persists in the warm executor, as they persist in any long-lived python process."""
+    main = threading.main_thread()
+    for t in threading.enumerate():
+        if t is main or t in _library_threads:
+            continue
+        if t.daemon and _is_library_thread(t):
+            global _library_started
+            _library_threads.add(t)
+            _library_started = True
+            continue
+        return False
+    return True
+
+
+_library_threads = weakref.WeakSet()
+
+# Set when the current program started a library's daemon thread (a worker pool): the pipes and
+# sockets the pool opened with it are library state too.
+_library_started = False
+
+
+def _is_library_thread(thread):
+    target = getattr(thread, "_target", None)
+    module = getattr(target, "__module__", None) or type(thread).__module__
+    return _is_installed_package(sys.modules.get(module))
 
 
 def _run_threading_atexits():
@@ -272,9 +310,11 @@ def _run_threading_atexits():
     hooks = getattr(threading, "_threading_atexits", None)
     if hooks is None or hooks == _base.threading_atexits:
         return
-    for hook in reversed(hooks[len(_base.threading_atexits):]):
-        hook()
-    hooks[:] = _base.threading_atexits
+    try:
+        for hook in reversed(hooks[len(_base.threading_atexits):]):
+            hook()
+    finally:
+        hooks[:] = _base.threading_atexits
 
 
 def _clear_main(d):
@@ -293,6 +333,14 @@ def _teardown_main(d):
     import system switched off (finalize_modules_delete_special), __main__'s globals are cleared and
     the garbage collected, so __del__ methods run as they run at exit (and, like there, cannot
     import). The import state is put back afterwards for the executor's own use."""
+    # finalize_modules_delete_special() puts the original streams back, finalize_restore_builtins() the
+    # original builtins, before anything of __main__ is finalised.
+    for name in ("stdin", "stdout", "stderr"):
+        setattr(sys, name, getattr(sys, "__" + name + "__"))
+    bd = builtins.__dict__
+    if len(bd) != len(_base.builtins) or any(bd.get(k, bd) is not v for k, v in _base.builtins.items()):
+        bd.clear()
+        bd.update(_base.builtins)
     saved_modules = dict(sys.modules)
     saved_special = {name: getattr(sys, name, None) for name in _SYS_DELETES}
     for name in _SYS_DELETES:
@@ -348,10 +396,15 @@ def end_program(d, status, payload, last):
     d.pop("__cached__", None)
     reusable = not last and _quiet_threads()
     reason = None if reusable or last else "the program left threads running"
-    if reusable:
-        _run_threading_atexits()
-    else:
-        threading._shutdown()
+    try:
+        if reusable:
+            _run_threading_atexits()
+        else:
+            threading._shutdown()
+    except BaseException as e:
+        # wait_for_thread_shutdown(): PyErr_WriteUnraisable(threading module); the exit goes on.
+        _write_unraisable(e, threading)
+        reusable, reason = False, "a threading exit hook failed"
     atexit._run_exitfuncs()
     return code, kbd, reusable, reason
 
@@ -366,7 +419,8 @@ def finalize(d, code, kbd, flushed, reusable, reason):
         try:
             stream.flush()
         except BaseException:
-            pass
+            # What it could not write would reach the next program's output when the stream dies.
+            reusable, reason = False, "a standard stream of the program could not be flushed"
     if not flushed:
         code = 120
     if kbd:
@@ -481,6 +535,10 @@ def _restore_torch(t):
                 module._is_dirty = True
 
 
+# Devices of GPU drivers: NVIDIA's, DRM render nodes, AMD's KFD.
+_DRIVER_DEVICES = ("/dev/nvidia", "/dev/dri/", "/dev/kfd")
+
+
 def _restore():
     """Puts back the baseline state; returns why the executor cannot be reused, or None."""
     b = _base
@@ -553,6 +611,10 @@ def _restore():
                 return f"cannot restore the handler of signal {sig}"
     signal.setitimer(signal.ITIMER_REAL, 0)
     signal.set_wakeup_fd(-1)
+    if signal.sigpending():
+        # A signal the program left blocked and pending would strike as soon as the mask is restored;
+        # in python it never arrives.
+        return "a blocked signal is pending"
     signal.pthread_sigmask(signal.SIG_SETMASK, b.sigmask)
 
     enabled, threshold, debug, callbacks = b.gc
@@ -580,19 +642,50 @@ def _restore():
     time.tzset()
     _restore_std_modules()
     threading._counter = itertools.count(b.thread_counter).__next__
+    threading.main_thread().name = b.main_thread_name
+    if threading.stack_size() != b.stack_size:
+        threading.stack_size(b.stack_size)
 
     if "random" in modules:
         modules["random"].seed()
-    if "faulthandler" in modules and modules["faulthandler"].is_enabled() and "faulthandler" not in b.modules:
-        modules["faulthandler"].disable()
+    if "faulthandler" in modules and modules["faulthandler"].is_enabled() != b.faulthandler:
+        if b.faulthandler:
+            modules["faulthandler"].enable()
+        else:
+            modules["faulthandler"].disable()
+    if "tracemalloc" in modules and modules["tracemalloc"].is_tracing():
+        modules["tracemalloc"].stop()
+    if sys.getdlopenflags() != b.dlopenflags:
+        sys.setdlopenflags(b.dlopenflags)
+    if sys.get_coroutine_origin_tracking_depth() != b.coroutine_depth:
+        sys.set_coroutine_origin_tracking_depth(b.coroutine_depth)
+    if tuple(sys.get_asyncgen_hooks()) != b.asyncgen_hooks:
+        sys.set_asyncgen_hooks(*b.asyncgen_hooks)
+    if "weakref" in modules:
+        modules["weakref"].finalize._registered_with_atexit = False
 
-    leaked = _open_fds() - b.fds
+    leaked = _open_fds() - b.fds - {0, 1, 2}
     if leaked:
         gc.collect()
-        leaked = _open_fds() - b.fds
-        if leaked - {0, 1, 2}:
-            return "the program left file descriptors open"
-    if threading.active_count() != 1:
+        targets = {}
+        for fd in sorted(_open_fds() - b.fds - {0, 1, 2}):
+            try:
+                targets[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                pass  # closed meanwhile (the listing's own descriptor)
+        # A GPU driver started by this program (CUDA opens /dev/nvidia*, and with them pipes, sockets
+        # and event descriptors of its own), or a library worker pool it started (torch's compile
+        # workers), keeps them for the life of the process: they are part of the warm executor from
+        # now on, like the driver or the pool. Otherwise a descriptor the program left open
+        # would shift the next program's descriptor numbers.
+        global _library_started
+        if _library_started or any(t.startswith(_DRIVER_DEVICES) for t in targets.values()):
+            b.fds.update(targets)
+        elif targets:
+            fd, target = next(iter(targets.items()))
+            return f"the program left file descriptor {fd} open ({target})"
+    _library_started = False
+    if not _quiet_threads():
         return "threads appeared while restoring"
     global _clean_versions
     _clean_versions = _dict_versions(b.std_dicts)

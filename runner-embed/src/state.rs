@@ -133,10 +133,47 @@ unsafe extern "C" fn audit_watch(
     _data: *mut c_void,
 ) -> c_int {
     // SAFETY: CPython passes a NUL-terminated event name.
-    if unsafe { CStr::from_ptr(event) }.to_bytes() == b"sys.addaudithook" {
+    if unsafe { CStr::from_ptr(event) }.to_bytes() == b"sys.addaudithook" && !called_from_installed_package()
+    {
         AUDIT_HOOK_ADDED.store(true, Ordering::SeqCst);
     }
     0
+}
+
+/// Whether the Python code running now is part of an installed package (site-packages): an audit
+/// hook a library adds (torch's compiler adds one) belongs to library state that persists in the warm
+/// executor; one the program adds does not.
+fn called_from_installed_package() -> bool {
+    use pyo3::ffi;
+    // SAFETY: audit hooks run with the GIL held; every reference taken here is released.
+    unsafe {
+        let frame = ffi::PyEval_GetFrame();
+        if frame.is_null() {
+            return false;
+        }
+        let code = ffi::PyFrame_GetCode(frame);
+        if code.is_null() {
+            return false;
+        }
+        let name = ffi::PyObject_GetAttrString(code.cast(), c"co_filename".as_ptr());
+        ffi::Py_DECREF(code.cast());
+        if name.is_null() {
+            ffi::PyErr_Clear();
+            return false;
+        }
+        let mut len: ffi::Py_ssize_t = 0;
+        let utf8 = ffi::PyUnicode_AsUTF8AndSize(name, &mut len);
+        let inside = !utf8.is_null() && {
+            let bytes = std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize);
+            bytes.windows(15).any(|w| w == b"/site-packages/")
+                || bytes.windows(15).any(|w| w == b"/dist-packages/")
+        };
+        if utf8.is_null() {
+            ffi::PyErr_Clear();
+        }
+        ffi::Py_DECREF(name);
+        inside
+    }
 }
 
 /// Installs the audit watch; called once in the zygote after the interpreter is up.

@@ -86,6 +86,9 @@ fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> 
     module
         .setattr("_dict_versions", wrap_pyfunction!(dict_versions, py).map_err(describe)?)
         .map_err(describe)?;
+    module
+        .setattr("_write_unraisable", wrap_pyfunction!(write_unraisable, py).map_err(describe)?)
+        .map_err(describe)?;
     for name in &setup.preload {
         py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
     }
@@ -163,6 +166,18 @@ fn dict_versions(dicts: Vec<Bound<'_, PyDict>>) -> Vec<u64> {
             }
         })
         .collect()
+}
+
+/// `_write_unraisable(exc, obj)`: PyErr_WriteUnraisable(obj) with `exc` as the current exception.
+#[pyfunction]
+fn write_unraisable(
+    py: Python<'_>,
+    exc: Bound<'_, pyo3::exceptions::PyBaseException>,
+    obj: Bound<'_, PyAny>,
+) {
+    PyErr::from_value(exc.into_any()).restore(py);
+    // SAFETY: an exception is set and `obj` is alive; the GIL is held.
+    unsafe { pyo3::ffi::PyErr_WriteUnraisable(obj.as_ptr()) };
 }
 
 /// flush_std_files() of pylifecycle.c. A failing stdout is reported through
@@ -360,6 +375,10 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
             _ => exit_now(0),
         };
         let [out, err] = <[OwnedFd; 2]>::try_from(fds).unwrap_or_else(|_| exit_now(72));
+        // A previous program may have closed fds 0-2, so the pipes may have arrived on them: move them
+        // out of the way before placing them. stdin is /dev/null for every program.
+        let (Ok(out), Ok(err)) = (unix::move_high(out), unix::move_high(err)) else { exit_now(72) };
+        let _ = unix::dup2_raw(devnull.as_raw_fd(), 0);
         let _ = unix::dup2_raw(out.as_raw_fd(), 1);
         let _ = unix::dup2_raw(err.as_raw_fd(), 2);
         drop((out, err));

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod fuzz;
+
 /// The `runner` binary of this build (`target/<profile>/runner`), next to the test executable's `deps/`.
 pub fn runner_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");

@@ -6,6 +6,7 @@
 //! - `testenv`: only create or reuse the test environment and print its Python.
 
 mod bench;
+mod fuzz;
 mod testenv;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ enum Task {
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
+    /// Differential fuzzing: generated programs under python and under each embedded mode;
+    /// differences are shrunk into fuzz/findings/.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
@@ -50,6 +54,7 @@ fn main() -> Result<()> {
             println!("{}", testenv::ensure(&root())?.display());
             Ok(())
         }
+        Task::Fuzz(args) => fuzz::run(&root(), args),
     }
 }
 

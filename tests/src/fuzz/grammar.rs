@@ -366,6 +366,18 @@ impl B {
         self
     }
 
+    /// Takes over the imports and definitions of `other` (whose statements the caller places).
+    pub fn absorb(&mut self, other: &Block) -> &mut Self {
+        self.block.imports.extend(other.imports.iter().copied());
+        if !other.defs.is_empty() {
+            if !self.block.defs.is_empty() {
+                self.block.defs.push_str("\n\n");
+            }
+            self.block.defs.push_str(&other.defs);
+        }
+        self
+    }
+
     /// Marks the block as an exit form.
     pub fn terminal(&mut self) -> &mut Self {
         self.block.terminal = true;

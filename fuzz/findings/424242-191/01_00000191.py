@@ -1,0 +1,5 @@
+# runner fuzz: seed 424242, program 191
+# behaviours: 
+
+
+pass
