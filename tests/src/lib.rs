@@ -130,3 +130,84 @@ pub fn assert_all_die(pids: &[u32], what: &str) {
         text(&out.stdout).split_whitespace().collect::<Vec<_>>().join(", "),
     );
 }
+
+/// A line diff of two texts: the common head and tail trimmed to a little context, the differing
+/// middle as `-` (expected) and `+` (actual) lines, each side capped (as the differential suite
+/// shows them); `max_lines` caps each side.
+pub fn line_diff(expected: &str, actual: &str, max_lines: usize) -> String {
+    use std::fmt::Write as _;
+    const DIFF_CONTEXT: usize = 2;
+    let want: Vec<&str> = expected.split_inclusive('\n').collect();
+    let got: Vec<&str> = actual.split_inclusive('\n').collect();
+    let head = want.iter().zip(&got).take_while(|(a, b)| a == b).count();
+    let tail = want[head..].iter().rev().zip(got[head..].iter().rev()).take_while(|(a, b)| a == b).count();
+    let mut out = String::new();
+    let context_start = head.saturating_sub(DIFF_CONTEXT);
+    if context_start > 0 {
+        let _ = writeln!(out, "  ... {context_start} equal lines");
+    }
+    for line in &want[context_start..head] {
+        let _ = writeln!(out, "  {}", show(line));
+    }
+    for (sign, lines) in [('-', &want[head..want.len() - tail]), ('+', &got[head..got.len() - tail])] {
+        for line in lines.iter().take(max_lines) {
+            let _ = writeln!(out, "{sign} {}", show(line));
+        }
+        if lines.len() > max_lines {
+            let _ = writeln!(out, "{sign} ... {} more lines", lines.len() - max_lines);
+        }
+    }
+    let context_end = (want.len() - tail + DIFF_CONTEXT).min(want.len());
+    for line in &want[want.len() - tail..context_end] {
+        let _ = writeln!(out, "  {}", show(line));
+    }
+    if context_end < want.len() {
+        let _ = writeln!(out, "  ... {} equal lines", want.len() - context_end);
+    }
+    out
+}
+
+/// One line for a report: control characters escaped, a missing final newline marked, long lines cut.
+pub fn show(line: &str) -> String {
+    use std::fmt::Write as _;
+    const MAX_CHARS: usize = 200;
+    let (body, newline) = match line.strip_suffix('\n') {
+        Some(body) => (body, true),
+        None => (line, false),
+    };
+    let mut shown = String::new();
+    for (i, c) in body.chars().enumerate() {
+        if i == MAX_CHARS {
+            let _ = write!(shown, "... ({} chars)", body.chars().count());
+            break;
+        }
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    if !newline {
+        shown.push_str(" [no newline]");
+    }
+    shown
+}
+
+/// One `#[test]` per mode and behaviour: `per_mode!(warm, fork; { test_a, test_b })` makes
+/// `mod warm { #[test] fn test_a() { super::test_a("warm") } ... }` for every mode.
+#[macro_export]
+macro_rules! per_mode {
+    ($($mode:ident),* ; $tests:tt) => {
+        $($crate::per_mode!(@mode $mode $tests);)*
+    };
+    (@mode $mode:ident { $($test:ident),* $(,)? }) => {
+        mod $mode {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(stringify!($mode));
+                }
+            )*
+        }
+    };
+}

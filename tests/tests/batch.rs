@@ -22,24 +22,7 @@ use std::time::{Duration, Instant};
 use runner_tests::{assert_all_die, runner, text, HANG_LIMIT};
 use serde_json::Value;
 
-/// One `#[test]` per mode and behaviour: `mod <mode> { fn <test>() { super::<test>("<mode>") } }`.
-macro_rules! per_mode {
-    ($($mode:ident),* ; $tests:tt) => {
-        $(per_mode!(@mode $mode $tests);)*
-    };
-    (@mode $mode:ident { $($test:ident),* $(,)? }) => {
-        mod $mode {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test(stringify!($mode));
-                }
-            )*
-        }
-    };
-}
-
-per_mode!(warm, fork, subprocess; {
+runner_tests::per_mode!(warm, fork, subprocess; {
     a_mixed_corpus_gives_one_whole_record_per_program_buckets_junit_and_exit_1,
     one_worker_runs_programs_in_sorted_order,
     fail_fast_stops_scheduling_and_prints_the_reproduce_command,

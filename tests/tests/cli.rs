@@ -18,25 +18,8 @@ use runner_tests::{
 };
 use serde_json::Value;
 
-/// One `#[test]` per mode and behaviour: `mod <mode> { fn <test>() { super::<test>("<mode>") } }`.
-macro_rules! per_mode {
-    ($($mode:ident),* ; $tests:tt) => {
-        $(per_mode!(@mode $mode $tests);)*
-    };
-    (@mode $mode:ident { $($test:ident),* $(,)? }) => {
-        mod $mode {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test(stringify!($mode));
-                }
-            )*
-        }
-    };
-}
-
 // Every engine must give what `python /abs/prog.py` gives.
-per_mode!(subprocess, fork, warm; {
+runner_tests::per_mode!(subprocess, fork, warm; {
     run_prints_the_seed_transcript_byte_for_byte,
     validate_json_matches_python_and_exits_0,
     validate_report_gives_the_verdict_and_the_exit_code,

@@ -16,7 +16,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
-use runner_tests::{returncode, runner, test_python, text};
+use runner_tests::{line_diff, returncode, runner, show, test_python, text};
 
 /// The engine modes compared with python. Adding an engine is adding its `--mode` name here.
 const MODES: &[&str] = &["subprocess", "fork", "warm"];
@@ -178,72 +178,14 @@ fn compare(report: &mut String, what: &str, expected: &Outcome, actual: &Outcome
     for (field, want, got) in [("stdout", &expected.1, &actual.1), ("stderr", &expected.2, &actual.2)] {
         if want != got {
             let _ = writeln!(report, "--- {what}: {field} differs (- expected, + actual):");
-            report.push_str(&line_diff(want, got));
+            report.push_str(&line_diff(want, got, DIFF_MAX_LINES));
         }
     }
 }
 
 /// How many differing lines of one side a diff shows, and how many unchanged lines around them.
+/// Lines of each side a diff shows.
 const DIFF_MAX_LINES: usize = 12;
-const DIFF_CONTEXT: usize = 2;
-
-/// A line diff of two texts: the common head and tail are trimmed to a little context, and the
-/// differing middle is shown as `-` (expected) and `+` (actual) lines, each side capped.
-fn line_diff(expected: &str, actual: &str) -> String {
-    let want: Vec<&str> = expected.split_inclusive('\n').collect();
-    let got: Vec<&str> = actual.split_inclusive('\n').collect();
-    let head = want.iter().zip(&got).take_while(|(a, b)| a == b).count();
-    let tail = want[head..].iter().rev().zip(got[head..].iter().rev()).take_while(|(a, b)| a == b).count();
-    let mut out = String::new();
-    let context_start = head.saturating_sub(DIFF_CONTEXT);
-    if context_start > 0 {
-        let _ = writeln!(out, "  ... {context_start} equal lines");
-    }
-    for line in &want[context_start..head] {
-        let _ = writeln!(out, "  {}", show(line));
-    }
-    for (sign, lines) in [('-', &want[head..want.len() - tail]), ('+', &got[head..got.len() - tail])] {
-        for line in lines.iter().take(DIFF_MAX_LINES) {
-            let _ = writeln!(out, "{sign} {}", show(line));
-        }
-        if lines.len() > DIFF_MAX_LINES {
-            let _ = writeln!(out, "{sign} ... {} more lines", lines.len() - DIFF_MAX_LINES);
-        }
-    }
-    let context_end = (want.len() - tail + DIFF_CONTEXT).min(want.len());
-    for line in &want[want.len() - tail..context_end] {
-        let _ = writeln!(out, "  {}", show(line));
-    }
-    if context_end < want.len() {
-        let _ = writeln!(out, "  ... {} equal lines", want.len() - context_end);
-    }
-    out
-}
-
-/// One line for a report: control characters escaped, a missing final newline marked, long lines cut.
-fn show(line: &str) -> String {
-    const MAX_CHARS: usize = 160;
-    let (body, newline) = match line.strip_suffix('\n') {
-        Some(body) => (body, true),
-        None => (line, false),
-    };
-    let mut shown = String::new();
-    for (i, c) in body.chars().enumerate() {
-        if i == MAX_CHARS {
-            let _ = write!(shown, "... ({} chars)", body.chars().count());
-            break;
-        }
-        if c.is_control() {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    if !newline {
-        shown.push_str(" [no newline]");
-    }
-    shown
-}
 
 /// Every mode gives python's exact result on every corpus program, with and without PYTHONUNBUFFERED.
 #[test]
@@ -325,9 +267,9 @@ fn line_diff_shows_only_the_differing_lines_with_context() {
     let expected = "a\nb\nc\nd\ne\nf\n";
     let actual = "a\nb\nc\nD\ne\nf";
     assert_eq!(
-        line_diff(expected, actual),
+        line_diff(expected, actual, DIFF_MAX_LINES),
         "  ... 1 equal lines\n  b\n  c\n- d\n- e\n- f\n+ D\n+ e\n+ f [no newline]\n"
     );
-    assert_eq!(line_diff("x\n", "x\ny\n"), "  x\n+ y\n");
+    assert_eq!(line_diff("x\n", "x\ny\n", DIFF_MAX_LINES), "  x\n+ y\n");
     assert_eq!(show("tab\there\r\n"), "tab\\there\\r");
 }

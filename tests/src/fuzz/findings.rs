@@ -218,10 +218,10 @@ pub fn diff_report(expected: &Outcome, actual: &Outcome) -> String {
                 let _ = writeln!(out, "returncode: - {} + {}", expected.returncode, actual.returncode);
             }
             "stdout" => {
-                let _ = writeln!(out, "stdout:\n{}", line_diff(&expected.stdout, &actual.stdout));
+                let _ = writeln!(out, "stdout:\n{}", crate::line_diff(&expected.stdout, &actual.stdout, 20));
             }
             _ => {
-                let _ = writeln!(out, "stderr:\n{}", line_diff(&expected.stderr, &actual.stderr));
+                let _ = writeln!(out, "stderr:\n{}", crate::line_diff(&expected.stderr, &actual.stderr, 20));
             }
         }
     }
@@ -285,67 +285,6 @@ pub fn record(finding: &mut Finding, dir: &Path, oracle: &Oracle) -> Result<(), 
 }
 
 /// How many differing lines of one side a diff shows, and how many unchanged lines around them.
-const DIFF_MAX_LINES: usize = 20;
-const DIFF_CONTEXT: usize = 2;
-
-/// A line diff of two texts: the common head and tail trimmed to a little context, the differing
-/// middle as `-` (expected) and `+` (actual) lines, each side capped (as the differential suite
-/// shows them).
-pub fn line_diff(expected: &str, actual: &str) -> String {
-    let want: Vec<&str> = expected.split_inclusive('\n').collect();
-    let got: Vec<&str> = actual.split_inclusive('\n').collect();
-    let head = want.iter().zip(&got).take_while(|(a, b)| a == b).count();
-    let tail = want[head..].iter().rev().zip(got[head..].iter().rev()).take_while(|(a, b)| a == b).count();
-    let mut out = String::new();
-    let context_start = head.saturating_sub(DIFF_CONTEXT);
-    if context_start > 0 {
-        let _ = writeln!(out, "  ... {context_start} equal lines");
-    }
-    for line in &want[context_start..head] {
-        let _ = writeln!(out, "  {}", show(line));
-    }
-    for (sign, lines) in [('-', &want[head..want.len() - tail]), ('+', &got[head..got.len() - tail])] {
-        for line in lines.iter().take(DIFF_MAX_LINES) {
-            let _ = writeln!(out, "{sign} {}", show(line));
-        }
-        if lines.len() > DIFF_MAX_LINES {
-            let _ = writeln!(out, "{sign} ... {} more lines", lines.len() - DIFF_MAX_LINES);
-        }
-    }
-    let context_end = (want.len() - tail + DIFF_CONTEXT).min(want.len());
-    for line in &want[want.len() - tail..context_end] {
-        let _ = writeln!(out, "  {}", show(line));
-    }
-    if context_end < want.len() {
-        let _ = writeln!(out, "  ... {} equal lines", want.len() - context_end);
-    }
-    out
-}
-
-/// One line for a report: control characters escaped, a missing final newline marked, long lines cut.
-fn show(line: &str) -> String {
-    const MAX_CHARS: usize = 200;
-    let (body, newline) = match line.strip_suffix('\n') {
-        Some(body) => (body, true),
-        None => (line, false),
-    };
-    let mut shown = String::new();
-    for (i, c) in body.chars().enumerate() {
-        if i == MAX_CHARS {
-            let _ = write!(shown, "... ({} chars)", body.chars().count());
-            break;
-        }
-        if c.is_control() {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    if !newline {
-        shown.push_str(" [no newline]");
-    }
-    shown
-}
 
 #[cfg(test)]
 mod tests {
@@ -353,8 +292,8 @@ mod tests {
 
     #[test]
     fn line_diff_shows_the_differing_lines_with_context() {
-        assert_eq!(line_diff("a\nb\nc\n", "a\nB\nc\n"), "  a\n- b\n+ B\n  c\n");
-        assert_eq!(line_diff("x\n", "x"), "- x\n+ x [no newline]\n");
+        assert_eq!(crate::line_diff("a\nb\nc\n", "a\nB\nc\n", 20), "  a\n- b\n+ B\n  c\n");
+        assert_eq!(crate::line_diff("x\n", "x", 20), "- x\n+ x [no newline]\n");
     }
 
     #[test]
