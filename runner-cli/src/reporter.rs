@@ -19,6 +19,9 @@ use runner_core::{Mode, RunResult};
 
 use runner_embed::scheduler::Event;
 
+/// How many of the slowest programs the summary lists.
+const SLOWEST: usize = 5;
+
 /// How often a non-terminal progress line is printed.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
@@ -60,7 +63,11 @@ pub struct Reporter {
     counts: BTreeMap<Status, usize>,
     ignored_by: BTreeMap<usize, usize>,
     buckets: BTreeMap<String, Bucket>,
-    durations: Vec<(f64, PathBuf)>,
+    /// The slowest programs so far (at most [`SLOWEST`]), and the sum and count of all durations: the
+    /// reporter's memory stays flat however many programs run.
+    slowest: Vec<(f64, PathBuf)>,
+    total_duration: f64,
+    timed: usize,
     errors: Vec<String>,
     first_failure: Option<PathBuf>,
     leaks: usize,
@@ -107,7 +114,9 @@ impl Reporter {
             counts: BTreeMap::new(),
             ignored_by: BTreeMap::new(),
             buckets: BTreeMap::new(),
-            durations: Vec::new(),
+            slowest: Vec::new(),
+            total_duration: 0.0,
+            timed: 0,
             errors: Vec::new(),
             first_failure: None,
             leaks: 0,
@@ -150,7 +159,14 @@ impl Reporter {
                 if result.leaked_pipes {
                     self.leaks += 1;
                 }
-                self.durations.push((result.duration, result.program.clone()));
+                self.total_duration += result.duration;
+                self.timed += 1;
+                if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|s| s.0 < result.duration)
+                {
+                    self.slowest.push((result.duration, result.program.clone()));
+                    self.slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+                    self.slowest.truncate(SLOWEST);
+                }
                 self.done += 1;
                 self.tick();
                 status.is_failure()
@@ -305,8 +321,8 @@ impl Reporter {
             "  failure rate {rate:.1}%, wall time {wall:.2}s, throughput {per_sec:.1} programs/s ({:.0}/h)",
             per_sec * 3600.0
         )?;
-        if !self.durations.is_empty() {
-            let mean = self.durations.iter().map(|d| d.0).sum::<f64>() / self.durations.len() as f64;
+        if self.timed > 0 {
+            let mean = self.total_duration / self.timed as f64;
             writeln!(out, "  average program time {mean:.3}s")?;
         }
         if self.leaks > 0 {
@@ -315,10 +331,9 @@ impl Reporter {
         for (i, count) in &self.ignored_by {
             writeln!(out, "  ignored {count}x by pattern {:?}", self.ignore.pattern(*i))?;
         }
-        self.durations.sort_by(|a, b| b.0.total_cmp(&a.0));
-        if self.durations.len() > 1 {
+        if self.timed > 1 {
             writeln!(out, "Slowest programs:")?;
-            for (secs, path) in self.durations.iter().take(5) {
+            for (secs, path) in &self.slowest {
                 writeln!(out, "  {secs:8.3}s  {}", path.display())?;
             }
         }
