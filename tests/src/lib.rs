@@ -211,3 +211,36 @@ macro_rules! per_mode {
         }
     };
 }
+
+/// The keys every result object has (README, "Result fields"), before the optional ones.
+pub const RESULT_KEYS: &[&str] = &[
+    "success",
+    "stdout",
+    "stderr",
+    "returncode",
+    "program",
+    "mode",
+    "device",
+    "duration",
+    "timed_out",
+    "truncated",
+    "leaked_pipes",
+];
+
+/// Takes `program_time` out of `keys` if the result has it, checking that only an embedded mode
+/// reports it (the executor's own measure of the program) and that it is a duration.
+pub fn take_program_time(
+    keys: &mut std::collections::BTreeSet<&str>,
+    v: &serde_json::Value,
+    mode: &str,
+    ctx: &str,
+) {
+    if keys.remove("program_time") {
+        assert_ne!(mode, "subprocess", "{ctx}: program_time in subprocess mode");
+        assert!(
+            v["program_time"].as_f64().is_some_and(|t| t >= 0.0),
+            "{ctx}: program_time {}",
+            v["program_time"]
+        );
+    }
+}

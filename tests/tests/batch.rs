@@ -40,23 +40,8 @@ const TIMEOUT: &str = "3";
 /// `--max-output` for the mixed corpus: cuts `flood.py` (1 MB), and no other program's output.
 const MAX_OUTPUT: usize = 1000;
 
-/// The keys every batch record has: the result fields of the README plus the batch's own.
-const RECORD_KEYS: &[&str] = &[
-    "success",
-    "stdout",
-    "stderr",
-    "returncode",
-    "program",
-    "mode",
-    "device",
-    "duration",
-    "timed_out",
-    "truncated",
-    "leaked_pipes",
-    "index",
-    "worker",
-    "status",
-];
+/// The keys a batch record has on top of [`runner_tests::RESULT_KEYS`].
+const RECORD_KEYS: &[&str] = &["index", "worker", "status"];
 
 /// The verdicts that make a batch fail.
 const FAILURES: &[&str] = &["failed", "crashed", "timed_out"];
@@ -251,15 +236,8 @@ fn assert_record_shape(r: &Value, mode: &str, workers: usize) {
         assert_eq!(r["confirmed"], true, "{ctx}: a deterministic failure is confirmed");
     }
     // The embedded modes report how long the program itself ran, when the executor lived to say so.
-    if keys.remove("program_time") {
-        assert_ne!(mode, "subprocess", "{ctx}: program_time in subprocess mode");
-        assert!(
-            r["program_time"].as_f64().is_some_and(|t| t >= 0.0),
-            "{ctx}: program_time {}",
-            r["program_time"]
-        );
-    }
-    let want: BTreeSet<&str> = RECORD_KEYS.iter().copied().collect();
+    runner_tests::take_program_time(&mut keys, r, mode, &ctx);
+    let want: BTreeSet<&str> = runner_tests::RESULT_KEYS.iter().chain(RECORD_KEYS).copied().collect();
     assert_eq!(keys, want, "{ctx}: record keys");
     assert_eq!(r["mode"], mode, "{ctx}: mode");
     assert!(r["stdout"].is_string() && r["stderr"].is_string(), "{ctx}: streams are strings");

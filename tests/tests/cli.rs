@@ -160,28 +160,8 @@ fn assert_result(v: &Value, mode: &str, program: &Path, device: Option<&str>, e:
         assert_eq!(v["confirmed"], true, "{ctx}: a deterministic failure is confirmed");
     }
     // The embedded modes report how long the program itself ran, when the executor lived to say so.
-    if keys.remove("program_time") {
-        assert_ne!(mode, "subprocess", "{ctx}: program_time in subprocess mode");
-        assert!(
-            v["program_time"].as_f64().is_some_and(|t| t >= 0.0),
-            "{ctx}: program_time {}",
-            v["program_time"]
-        );
-    }
-    let want_keys: BTreeSet<&str> = [
-        "success",
-        "stdout",
-        "stderr",
-        "returncode",
-        "program",
-        "mode",
-        "device",
-        "duration",
-        "timed_out",
-        "truncated",
-        "leaked_pipes",
-    ]
-    .into();
+    runner_tests::take_program_time(&mut keys, v, mode, &ctx);
+    let want_keys: BTreeSet<&str> = runner_tests::RESULT_KEYS.iter().copied().collect();
     assert_eq!(keys, want_keys, "{ctx}: result keys");
     let truncated_keys: BTreeSet<&str> =
         v["truncated"].as_object().expect("truncated is an object").keys().map(String::as_str).collect();
