@@ -88,6 +88,7 @@ def capture_baseline(argv0):
     b.coroutine_depth = sys.get_coroutine_origin_tracking_depth()
     b.asyncgen_hooks = tuple(sys.get_asyncgen_hooks())
     b.faulthandler = sys.modules["faulthandler"].is_enabled() if "faulthandler" in sys.modules else False
+    b.socket_timeout = sys.modules["_socket"].getdefaulttimeout() if "_socket" in sys.modules else None
     b.signals = _signals()
     b.sigmask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     b.gc = (gc.isenabled(), gc.get_threshold(), gc.get_debug(), list(gc.callbacks))
@@ -110,6 +111,12 @@ def capture_baseline(argv0):
         and _is_stdlib(m, stdlib)
     ]
     b.std_dicts = [vars(m) for _, m, _ in b.std_modules]
+    # Their classes too (threading.Thread.run = ..., enum.Enum.x = 1): a class's own dict, watched
+    # by its version tag like the module globals.
+    b.std_classes = _std_classes(b.std_modules)
+    b.class_dicts = [d for _, d, _ in b.std_classes]
+    b.abc_token = sys.modules["abc"].get_cache_token() if "abc" in sys.modules else None
+    b.abc_registries = {id(cls): _registered(cls) for cls, _, _ in b.std_classes if _registered(cls) is not None}
     b.torch = _capture_torch()
     b.stdio = [(s.encoding, s.errors) if s is not None else ("utf-8", "strict") for s in (sys.stdin, sys.stdout, sys.stderr)]
     # config.buffered_stdio (off with -u or PYTHONUNBUFFERED) is not in sys.flags; the zygote's own
@@ -120,6 +127,25 @@ def capture_baseline(argv0):
     # collection between programs costs what the program allocated, not what the preloads did.
     gc.collect()
     gc.freeze()
+
+
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class a program can change (built-in types refuse)
+
+
+def _std_classes(std_modules):
+    """(class, its own dict, a copy of it) for every class defined in a standard module: the dict
+    behind `cls.__dict__` (a read-only proxy) is the one attribute assignment changes."""
+    seen = set()
+    classes = []
+    for _, module, snapshot in std_modules:
+        for value in snapshot.values():
+            if not isinstance(value, type) or id(value) in seen or not value.__flags__ & _HEAPTYPE:
+                continue
+            seen.add(id(value))
+            inner = [r for r in gc.get_referents(value.__dict__) if type(r) is dict]
+            if len(inner) == 1:
+                classes.append((value, inner[0], dict(inner[0])))
+    return classes
 
 
 def _is_stdlib(module, stdlib):
@@ -140,13 +166,15 @@ _dict_versions = None
 _MANAGED = {("threading", "_counter")}
 
 _clean_versions = None
+_clean_class_versions = None
 
 
 def executor_started():
     """Called in each new executor: the descriptors it holds now are its own, not a program's leak."""
-    global _clean_versions
+    global _clean_versions, _clean_class_versions
     _base.fds = _open_fds()
     _clean_versions = _dict_versions(_base.std_dicts)
+    _clean_class_versions = _dict_versions(_base.class_dicts)
     # Like `random`'s at-fork reseed: a forked child must not repeat its siblings' random numbers.
     if _base.torch is not None and _base.torch.random_seed:
         _reseed_torch(_base.torch)
@@ -155,6 +183,56 @@ def executor_started():
 def _is_installed_package(module):
     f = getattr(module, "__file__", None)
     return isinstance(f, str) and ("/site-packages/" in f or "/dist-packages/" in f)
+
+
+def _restore_std_classes():
+    """Puts back every attribute of a standard-library class that the program added, removed or
+    rebound, through setattr and delattr, so that the class's slots and caches follow. Returns why the
+    executor cannot go on, or None."""
+    now = _dict_versions(_base.class_dicts)
+    if now == _clean_class_versions:
+        return None
+    missing = object()
+    for before, after, (cls, d, snapshot) in zip(_clean_class_versions, now, _base.std_classes):
+        if before == after:
+            continue
+        try:
+            for key in [k for k in d if k not in snapshot]:
+                delattr(cls, key)
+            for key, value in snapshot.items():
+                if d.get(key, missing) is not value:
+                    setattr(cls, key, value)
+        except (AttributeError, TypeError) as e:
+            return f"cannot restore the class {cls.__module__}.{cls.__qualname__} ({e})"
+    return None
+
+
+def _registered(cls):
+    """The classes registered as virtual subclasses of an ABC (None for a class that is not one)."""
+    try:
+        registry = sys.modules["_abc"]._get_dump(cls)[0]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return {ref() for ref in registry} - {None}
+
+
+def _check_abc_registries():
+    """Some ABC gained a virtual subclass. One of a standard-library ABC (collections.abc.Set.register
+    (dict) changes what isinstance says, and sets flags on the registered class) cannot be taken back,
+    unless an installed package did it for a class of its own: that is library state, which stays
+    with the package (docs/differences.md). Returns why the executor cannot go on, or None."""
+    b = _base
+    for cls, _, _ in b.std_classes:
+        before = b.abc_registries.get(id(cls))
+        if before is None:
+            continue
+        now = _registered(cls) or set()
+        for new in now - before:
+            if not _is_installed_package(sys.modules.get(getattr(new, "__module__", None))):
+                return f"the program registered {new!r} with {cls.__module__}.{cls.__qualname__}"
+        b.abc_registries[id(cls)] = now
+    b.abc_token = sys.modules["abc"].get_cache_token()
+    return None
 
 
 def _restore_std_modules():
@@ -221,6 +299,9 @@ def prepare(path, args, env):
     d["__file__"] = path
     d["__cached__"] = None
     sys.modules["__main__"] = main
+    global _main_ref, _probe_ref
+    _main_ref = weakref.ref(main)
+    _probe_ref = None
     # Exit handlers registered before the program belong to the zygote's preloads.
     atexit._clear()
     # weakref.finalize registers its exit hook once per process; the zygote's is gone with the above.
@@ -246,19 +327,24 @@ def _exit_code(exc):
         if not -(2**63) <= value < 2**63:
             value = -1
         return value & 0xFF
-    stderr = sys.stderr
+    stderr = getattr(sys, "stderr", None)
     try:
         if stderr is not None:
+            # PyFile_WriteObject(value, sys.stderr, Py_PRINT_RAW); a failure is dropped.
             stderr.write(str(value))
         else:
+            # PyObject_Print(value, stderr, Py_PRINT_RAW): C's unbuffered stderr.
             os.write(2, str(value).encode(errors="backslashreplace"))
     except BaseException:
         pass
+    # PySys_WriteStderr("\n"): to sys.stderr, or to C's stderr when that fails (sys_write()).
     try:
-        if sys.stderr is not None:
-            sys.stderr.write("\n")
+        sys.stderr.write("\n")
     except BaseException:
-        pass
+        try:
+            os.write(2, b"\n")
+        except OSError:
+            pass
     return 1
 
 
@@ -303,36 +389,66 @@ def _is_library_thread(thread):
     return _is_installed_package(sys.modules.get(module))
 
 
+class _NotMainThread:
+    """Stands in for threading's main thread while its _shutdown() runs the program's exit hooks in an
+    executor that goes on: the real main thread is then neither stopped nor waited for."""
+
+    _is_stopped = False
+    ident = None
+
+
 def _run_threading_atexits():
     """The exit hooks that modules the program imported registered with threading (such as
-    concurrent.futures' `_python_exit`), run as threading._shutdown() runs them, newest first; then the
-    list is as it was. Only called when no other thread is left, so none of them waits."""
+    concurrent.futures' `_python_exit`), run by threading._shutdown() itself, newest first, so that an
+    error in one reads as in python; then the list is as it was. Only called when no other thread is
+    left, so none of them waits and nothing is joined."""
     hooks = getattr(threading, "_threading_atexits", None)
     if hooks is None or hooks == _base.threading_atexits:
         return
+    main = threading._main_thread
+    threading._threading_atexits = hooks[len(_base.threading_atexits):]
+    threading._main_thread = _NotMainThread
     try:
-        for hook in reversed(hooks[len(_base.threading_atexits):]):
-            hook()
+        threading._shutdown()
     finally:
+        threading._main_thread = main
+        threading._threading_atexits = hooks
+        threading._SHUTTING_DOWN = False
         hooks[:] = _base.threading_atexits
 
 
-def _clear_main(d):
-    """Module teardown of __main__, in _PyModule_ClearDict's order: `_private` names first, then
-    everything but __builtins__, so that __del__ methods run now, as they would at exit."""
-    for key in list(d):
-        if isinstance(key, str) and key.startswith("_") and not key.startswith("__"):
-            d[key] = None
-    for key in list(d):
-        if isinstance(key, str) and key != "__builtins__":
-            d[key] = None
+def _without_our_frames(exc):
+    """`exc` with the frames of this module taken off the front of its traceback: python reports an
+    error of its shutdown code from C, with no frame of runner's above it."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_globals is globals():
+        tb = tb.tb_next
+    return exc.with_traceback(tb)
 
 
-def _teardown_main(d):
-    """The part of finalize_modules() that a program can observe: with sys.modules emptied and the
-    import system switched off (finalize_modules_delete_special), __main__'s globals are cleared and
-    the garbage collected, so __del__ methods run as they run at exit (and, like there, cannot
-    import). The import state is put back afterwards for the executor's own use."""
+class _Probe:
+    """Put into __main__'s globals at the end of a program: while it lives, so does that dict."""
+
+    __slots__ = ("__weakref__",)
+
+
+# The key of the probe: not an identifier, so no program can mean it.
+_PROBE_KEY = " runner: globals alive"
+
+# Weak references to the current program's __main__ module and to the probe in its globals.
+_main_ref = None
+_probe_ref = None
+
+
+def _teardown_main():
+    """The part of finalize_modules() that decides __main__'s fate. python empties sys.modules (and the
+    import state, finalize_modules_delete_special) and collects the garbage: __main__'s module object dies
+    with its entry, and its globals go in that collection unless something still refers to them (an audit
+    or at-fork hook, a stdlib module global, a daemon thread), in which case their finalizers run, if at
+    all, late in the shutdown, with sys already gone. Here the same collection runs with __main__ gone
+    from sys.modules (and the import state switched off); the rest of the modules stay. Returns True
+    when __main__'s module or globals survived it: then only the real Py_FinalizeEx can say what python
+    does with them, and the executor ends with it. The import state is put back afterwards either way."""
     # finalize_modules_delete_special() puts the original streams back, finalize_restore_builtins() the
     # original builtins, before anything of __main__ is finalised.
     for name in ("stdin", "stdout", "stderr"):
@@ -341,27 +457,44 @@ def _teardown_main(d):
     if len(bd) != len(_base.builtins) or any(bd.get(k, bd) is not v for k, v in _base.builtins.items()):
         bd.clear()
         bd.update(_base.builtins)
-    saved_modules = dict(sys.modules)
-    saved_special = {name: getattr(sys, name, None) for name in _SYS_DELETES}
+    b = _base
+    main = _main_ref()
+    order = list(sys.modules)
+    saved_modules = {k: v for k, v in sys.modules.items() if v is not main or main is None}
+    main = None
+    # The import lists python starts with outlive this (the copy of sys's dict that the interpreter
+    # keeps refers to them), and so does a finder a program put in them; runner's baseline holds them
+    # the same way. Lists the program made instead are let go.
     for name in _SYS_DELETES:
         setattr(sys, name, None)
     sys.modules.clear()
     try:
-        _clear_main(d)
         gc.collect()
+        survived = _main_ref() is not None or _probe_ref() is not None
     finally:
-        sys.modules.update(saved_modules)
-        for name, value in saved_special.items():
-            if value is None:
-                if name in _base.sys_attrs:
-                    setattr(sys, name, _base.sys_attrs[name])
-                else:
-                    try:
-                        delattr(sys, name)
-                    except AttributeError:
-                        pass
+        main = _main_ref()
+        for key in order:
+            if key in saved_modules:
+                sys.modules[key] = saved_modules[key]
+            elif main is not None:
+                sys.modules[key] = main
+        main = None
+        saved_modules = None
+        for name in _SYS_DELETES:
+            if name in b.sys_attrs:
+                setattr(sys, name, b.sys_attrs[name])
             else:
-                setattr(sys, name, value)
+                try:
+                    delattr(sys, name)
+                except AttributeError:
+                    pass
+    if survived:
+        probe = _probe_ref()
+        if probe is not None:
+            for referrer in gc.get_referrers(probe):
+                if isinstance(referrer, dict) and referrer.get(_PROBE_KEY) is probe:
+                    del referrer[_PROBE_KEY]
+    return survived
 
 
 # finalize_modules_delete_special() in pylifecycle.c sets these sys attributes to None.
@@ -403,17 +536,26 @@ def end_program(d, status, payload, last):
             threading._shutdown()
     except BaseException as e:
         # wait_for_thread_shutdown(): PyErr_WriteUnraisable(threading module); the exit goes on.
-        _write_unraisable(e, threading)
+        _write_unraisable(_without_our_frames(e), threading)
         reusable, reason = False, "a threading exit hook failed"
     atexit._run_exitfuncs()
+    global _probe_ref
+    probe = _Probe()
+    d[_PROBE_KEY] = probe
+    _probe_ref = weakref.ref(probe)
     return code, kbd, reusable, reason
 
 
-def finalize(d, code, kbd, flushed, reusable, reason):
+def finalize(code, kbd, flushed, reusable, reason):
     """The rest of Py_FinalizeEx as a program can see it: __main__ torn down, the original streams
     flushed, 120 when flushing the std files failed; then, for an executor that goes on, the state
-    restored. Returns (returncode, reusable, reason)."""
-    _teardown_main(d)
+    restored. Returns (returncode, reusable, reason, finalize): with `finalize`, __main__ outlived its
+    teardown and the Rust side ends the executor with the real Py_FinalizeEx (which flushes the
+    streams and says whether that failed), with the program's output still attached."""
+    if _teardown_main():
+        if kbd:
+            code = -signal.SIGINT
+        return code, False, "the program's __main__ is still referenced after its end", True
     # The original streams die at exit and flush what they hold, even when the program replaced them.
     for stream in _streams:
         try:
@@ -428,7 +570,7 @@ def finalize(d, code, kbd, flushed, reusable, reason):
     if reusable:
         reason = _restore()
         reusable = reason is None
-    return code, reusable, reason
+    return code, reusable, reason, False
 
 
 def _capture_torch():
@@ -557,6 +699,9 @@ def _restore():
     # a fresh python does (numpy warns "reloaded", torch registers operators twice). After a program
     # imported one that was not preloaded, the executor is replaced instead.
     modules = sys.modules
+    # Extension modules keep C state that outlives their module objects, which go below when the
+    # program imported them.
+    c_state = {name: modules.get(name) for name in ("faulthandler", "tracemalloc", "_socket")}
     added = [n for n in modules if n not in b.modules]
     for name in added:
         # An installed package (and its C state) cannot be unloaded, and importing it a second time in
@@ -641,6 +786,13 @@ def _restore():
     # The C library's time zone follows TZ only when tzset() runs; a program may have changed both.
     time.tzset()
     _restore_std_modules()
+    why = _restore_std_classes()
+    if why is not None:
+        return why
+    if b.abc_token is not None and modules["abc"].get_cache_token() != b.abc_token:
+        why = _check_abc_registries()
+        if why is not None:
+            return why
     threading._counter = itertools.count(b.thread_counter).__next__
     threading.main_thread().name = b.main_thread_name
     if threading.stack_size() != b.stack_size:
@@ -648,13 +800,17 @@ def _restore():
 
     if "random" in modules:
         modules["random"].seed()
-    if "faulthandler" in modules and modules["faulthandler"].is_enabled() != b.faulthandler:
+    faulthandler = c_state["faulthandler"]
+    if faulthandler is not None and faulthandler.is_enabled() != b.faulthandler:
         if b.faulthandler:
-            modules["faulthandler"].enable()
+            faulthandler.enable()
         else:
-            modules["faulthandler"].disable()
-    if "tracemalloc" in modules and modules["tracemalloc"].is_tracing():
-        modules["tracemalloc"].stop()
+            faulthandler.disable()
+    if c_state["tracemalloc"] is not None and c_state["tracemalloc"].is_tracing():
+        c_state["tracemalloc"].stop()
+    socket = c_state["_socket"]
+    if socket is not None and socket.getdefaulttimeout() != b.socket_timeout:
+        socket.setdefaulttimeout(b.socket_timeout)
     if sys.getdlopenflags() != b.dlopenflags:
         sys.setdlopenflags(b.dlopenflags)
     if sys.get_coroutine_origin_tracking_depth() != b.coroutine_depth:
@@ -662,7 +818,10 @@ def _restore():
     if tuple(sys.get_asyncgen_hooks()) != b.asyncgen_hooks:
         sys.set_asyncgen_hooks(*b.asyncgen_hooks)
     if "weakref" in modules:
-        modules["weakref"].finalize._registered_with_atexit = False
+        # Its exit hook ran (or will never run): finalizers work again, and register a new hook.
+        finalize = modules["weakref"].finalize
+        finalize._registered_with_atexit = False
+        finalize._shutdown = False
 
     leaked = _open_fds() - b.fds - {0, 1, 2}
     if leaked:
@@ -687,6 +846,7 @@ def _restore():
     _library_started = False
     if not _quiet_threads():
         return "threads appeared while restoring"
-    global _clean_versions
+    global _clean_versions, _clean_class_versions
     _clean_versions = _dict_versions(b.std_dicts)
+    _clean_class_versions = _dict_versions(b.class_dicts)
     return None

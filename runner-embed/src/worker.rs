@@ -142,6 +142,10 @@ fn run_file<'py>(py: Python<'py>, path: &str, globals: &Bound<'py, PyDict>) -> P
     // flush_io() runs with the exception set aside, before it is printed.
     flush_io(py);
     if err.is_instance_of::<PySystemExit>(py) {
+        // _Py_HandleSystemExit() starts with fflush(stdout): C stdio output written by the program
+        // comes out before anything its exit prints.
+        // SAFETY: fflush on C's own stdout stream.
+        unsafe { libc::fflush(c_stdout) };
         return Ok((2, err.into_value(py).into_bound(py).into_any()));
     }
     let keyboard_interrupt = err.get_type(py).is(py.get_type::<PyKeyboardInterrupt>());
@@ -207,6 +211,12 @@ fn flush_std_files(py: Python<'_>) -> bool {
 /// file_is_closed() of pylifecycle.c: a stream whose `closed` cannot be read counts as open.
 fn file_is_closed(f: &Bound<'_, PyAny>) -> bool {
     f.getattr("closed").and_then(|c| c.is_truthy()).unwrap_or(false)
+}
+
+unsafe extern "C" {
+    /// C's `stdout` stream (glibc and musl export it under this name).
+    #[link_name = "stdout"]
+    static mut c_stdout: *mut libc::FILE;
 }
 
 fn flush_io(py: Python<'_>) {
@@ -385,6 +395,13 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
         let path = run.path.to_string_lossy().into_owned();
         let me = getpid();
         let started = std::time::Instant::now();
+        // A program's context variables (decimal's current context, for one) live in the thread's
+        // context: each program runs in a copy of the executor's, which is left when it is over.
+        // SAFETY: the GIL is held; the new context is ours until it is exited and released below.
+        let context = unsafe { pyo3::ffi::PyContext_CopyCurrent() };
+        if context.is_null() || unsafe { pyo3::ffi::PyContext_Enter(context) } < 0 {
+            exit_now(70);
+        }
         let outcome = executor
             .call_method1("prepare", (path.as_str(), run.args.clone(), run.env.clone()))
             .and_then(|d| {
@@ -398,9 +415,21 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
                 // As at exit, no Python frame is on the stack while the std files are flushed: an error
                 // report ("Exception ignored in: <stdout>") has no traceback of ours.
                 let flushed = flush_std_files(py);
-                let (code, reusable, reason): (i32, bool, Option<String>) = executor
-                    .call_method1("finalize", (d, code, kbd, flushed, reusable, reason))?
-                    .extract()?;
+                // __main__'s fate depends on who else refers to its globals, so we must not.
+                drop(d);
+                let (code, reusable, reason, real): (i32, bool, Option<String>, bool) =
+                    executor.call_method1("finalize", (code, kbd, flushed, reusable, reason))?.extract()?;
+                if real {
+                    // Something outside __main__ still refers to it: what python does with it is
+                    // what the rest of its shutdown does, so that shutdown runs, for real, while the
+                    // program's output is still attached. Nothing of Python is used after it: the
+                    // process ends in the `last` branch below, without dropping anything.
+                    // SAFETY: the GIL is held by this, the main, thread and no Python object we hold
+                    // is touched (or dropped) after the interpreter is gone.
+                    let finalized = unsafe { pyo3::ffi::Py_FinalizeEx() };
+                    let code = if !kbd && (finalized < 0 || !flushed) { 120 } else { code };
+                    return Ok((code, kbd, false, reason, true));
+                }
                 Ok((code, kbd, reusable && !last, reason, last))
             });
         let (code, kbd, reusable, reason, last) = match outcome {
@@ -408,6 +437,21 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
             Err(e) => {
                 e.print(py);
                 exit_now(70);
+            }
+        };
+        let (reusable, reason) = if last {
+            (reusable, reason)
+        } else {
+            // SAFETY: the interpreter is alive (it is finalized only on the `last` path); `context`
+            // is the context entered above, released here once.
+            let left = unsafe { pyo3::ffi::PyContext_Exit(context) } == 0;
+            unsafe { pyo3::ffi::Py_DECREF(context) };
+            if left {
+                (reusable, reason)
+            } else {
+                // SAFETY: drops the error PyContext_Exit set.
+                unsafe { pyo3::ffi::PyErr_Clear() };
+                (false, Some("the program's context could not be left".to_string()))
             }
         };
         // exit() flushes C stdio; a program that wrote through it (C extensions, ctypes) expects that.
@@ -422,7 +466,7 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
                 // address space takes a while), then say how it ended.
                 let _ = unix::dup2_raw(devnull.as_raw_fd(), 1);
                 let _ = unix::dup2_raw(devnull.as_raw_fd(), 2);
-                let done = ProgramDone { returncode: code, reusable: false, reason: None, program_time };
+                let done = ProgramDone { returncode: code, reusable: false, reason, program_time };
                 let _ = protocol::send(sock.as_fd(), &done, &[]);
             }
             if kbd {
