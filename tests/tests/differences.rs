@@ -87,9 +87,13 @@ fn process_identity() {
 #[test]
 fn codec_search_functions_stay_registered_in_warm_mode() {
     let progs = [program("codec_leak_mutate.py"), program("codec_leak_zcheck.py")];
-    assert_eq!(python_stdout(&progs[1], &[]), "unknown\n");
-    assert_eq!(batch_stdout("fork", &progs, &[], &[])[1], "unknown\n");
-    assert_eq!(batch_stdout("warm", &progs, &[], &[])[1], "found\n");
+    let fresh = "codec unknown\nerror handler unknown\nforked\n";
+    assert_eq!(python_stdout(&progs[1], &[]), fresh);
+    assert_eq!(batch_stdout("fork", &progs, &[], &[])[1], fresh);
+    assert_eq!(
+        batch_stdout("warm", &progs, &[], &[])[1],
+        "codec found\nerror handler found\nat-fork hook ran\nforked\n"
+    );
 }
 
 #[test]

@@ -33,7 +33,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     ("077_interpreter_defaults.py", "warm", "gc.freeze()"),
     ("231_check_gc.py", "fork", "gc.freeze()"),
     ("231_check_gc.py", "warm", "gc.freeze()"),
-    ("271_check_codecs.py", "warm", "Codec search functions"),
     ("281_check_import_installed_package.py", "warm", "Installed packages stay imported"),
 ];
 
@@ -183,7 +182,6 @@ fn compare(report: &mut String, what: &str, expected: &Outcome, actual: &Outcome
     }
 }
 
-/// How many differing lines of one side a diff shows, and how many unchanged lines around them.
 /// Lines of each side a diff shows.
 const DIFF_MAX_LINES: usize = 12;
 
@@ -272,4 +270,90 @@ fn line_diff_shows_only_the_differing_lines_with_context() {
     );
     assert_eq!(line_diff("x\n", "x\ny\n", DIFF_MAX_LINES), "  x\n+ y\n");
     assert_eq!(show("tab\there\r\n"), "tab\\there\\r");
+}
+
+/// `(finding, docs title)`: findings of `fuzz/findings/` that still differ from python. Each is a bug
+/// listed under "Open fuzz findings" in docs/differences.md (by that title); the test fails when one of
+/// them no longer differs, so that the entry goes once the bug is fixed.
+const OPEN_FINDINGS: &[(&str, &str)] = &[("20240611-90", "Standard streams under gc.DEBUG_SAVEALL")];
+
+/// Every difference the fuzzer ever found (`fuzz/findings/`, each with its programs, mode and
+/// settings in `finding.json`) is a regression test: run again as it was found, the mode must give
+/// what python gives now.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    use runner_tests::fuzz::{findings, Oracle};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/findings");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("fuzz/findings")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.join(findings::FINDING_FILE).is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 50, "only {} findings under {}", dirs.len(), root.display());
+    let oracle = Oracle {
+        python: test_python(),
+        runner: runner_tests::runner_bin(),
+        timeout: Duration::from_secs(30),
+    };
+    let work = tempfile::tempdir().expect("temporary directory");
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for part in dirs.chunks(dirs.len().div_ceil(2)) {
+            let (tx, oracle, work) = (tx.clone(), &oracle, work.path());
+            scope.spawn(move || {
+                for dir in part {
+                    let written = findings::load(dir).expect("a readable finding.json");
+                    let replay = findings::replay(&written, oracle, work).expect("the finding runs");
+                    tx.send((written, replay)).expect("the collector is there");
+                }
+            });
+        }
+    });
+    drop(tx);
+    let mut results: Vec<_> = rx.into_iter().collect();
+    results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    assert_eq!(results.len(), dirs.len());
+    let mut report = String::new();
+    for (written, replay) in &results {
+        let fields = replay.differing_fields();
+        let open = OPEN_FINDINGS.iter().find(|(name, _)| *name == written.name);
+        match (fields.is_empty(), open) {
+            (true, None) => {}
+            (false, Some((_, why))) => eprintln!("{}: still differs ({why}), as documented", written.name),
+            (true, Some(_)) => {
+                let _ = writeln!(
+                    report,
+                    "{} now matches python: take it out of OPEN_FINDINGS and the docs",
+                    written.name
+                );
+            }
+            (false, None) => {
+                let _ = writeln!(
+                    report,
+                    "{} ({} mode) differs again in {}:",
+                    written.name,
+                    written.mode.name(),
+                    fields.join(", ")
+                );
+                for actual in &replay.observed {
+                    compare(&mut report, &written.name, &as_outcome(&replay.expected), &as_outcome(actual));
+                }
+            }
+        }
+    }
+    assert!(report.is_empty(), "{report}");
+}
+
+fn as_outcome(o: &runner_tests::fuzz::Outcome) -> Outcome {
+    (o.returncode, o.stdout.clone(), o.stderr.clone())
+}
+
+#[test]
+fn open_fuzz_findings_are_documented() {
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/differences.md"))
+        .expect("docs/differences.md");
+    for (name, why) in OPEN_FINDINGS {
+        assert!(docs.contains(why) && docs.contains(name), "{name} ({why:?}) is not in docs/differences.md");
+    }
 }

@@ -281,7 +281,108 @@ pub fn record(finding: &mut Finding, dir: &Path, oracle: &Oracle) -> Result<(), 
         .map_err(io("writing actual.json".into()))?;
     std::fs::write(dir.join("README.md"), finding.report(&oracle.python, &oracle.runner))
         .map_err(io("writing README.md".into()))?;
+    let about = serde_json::json!({
+        "seed": finding.seed,
+        "index": finding.index,
+        "template": finding.template.name(),
+        "mode": finding.mode,
+        "settings": finding.settings,
+        "programs": finding.file_names(),
+    });
+    std::fs::write(dir.join(FINDING_FILE), json(&about)).map_err(io(format!("writing {FINDING_FILE}")))?;
     Ok(())
+}
+
+/// The machine-readable description of a finding directory: mode, settings, programs in run order.
+pub const FINDING_FILE: &str = "finding.json";
+
+/// A finding as written under `fuzz/findings/`, to run again.
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// `<seed>-<index>`.
+    pub name: String,
+    /// The mode that differed.
+    pub mode: Mode,
+    /// The batch's environment and preloads.
+    pub settings: Settings,
+    /// The programs, in run order (the last is the one that differed).
+    pub programs: Vec<PathBuf>,
+}
+
+/// What running a written finding again gave.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    /// python's result for the last program.
+    pub expected: Outcome,
+    /// runner's results for it: the reported one, and the first warm attempt when it was re-run.
+    pub observed: Vec<Outcome>,
+}
+
+impl Replay {
+    /// The fields in which some observed result differs from python's.
+    pub fn differing_fields(&self) -> Vec<&'static str> {
+        let mut fields: Vec<&'static str> =
+            self.observed.iter().flat_map(|o| differing_fields(&self.expected, o)).collect();
+        fields.sort();
+        fields.dedup();
+        fields
+    }
+}
+
+/// Reads `finding.json` of a finding directory.
+pub fn load(dir: &Path) -> Result<Written, FuzzError> {
+    let path = dir.join(FINDING_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| FuzzError::Io { what: format!("reading {}", path.display()), source })?;
+    let bad = |what: &str| FuzzError::Io {
+        what: format!("reading {}", path.display()),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string()),
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+    let mode = v["mode"].as_str().and_then(Mode::from_name).ok_or_else(|| bad("no valid \"mode\""))?;
+    let s = &v["settings"];
+    let preload = s["preload"]
+        .as_array()
+        .ok_or_else(|| bad("no \"settings.preload\" list"))?
+        .iter()
+        .map(|m| m.as_str().map(|m| &*Box::leak(m.to_string().into_boxed_str())))
+        .collect::<Option<Vec<&'static str>>>()
+        .ok_or_else(|| bad("a preload that is not a string"))?;
+    let settings = Settings {
+        unbuffered: s["unbuffered"].as_bool().ok_or_else(|| bad("no \"settings.unbuffered\""))?,
+        hash_seed: s["hash_seed"].as_u64().map(|h| h as u32),
+        preload,
+    };
+    let programs = v["programs"]
+        .as_array()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| bad("no \"programs\""))?
+        .iter()
+        .map(|p| p.as_str().map(|p| dir.join(p)))
+        .collect::<Option<Vec<PathBuf>>>()
+        .ok_or_else(|| bad("a program that is not a string"))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(Written { name, mode, settings, programs })
+}
+
+/// Runs a written finding again in a copy of its programs under `work` (so that python and runner see
+/// the same paths, and the finding's directory stays as it is): python on the last program, runner
+/// on all of them as one batch in the finding's mode.
+pub fn replay(finding: &Written, oracle: &Oracle, work: &Path) -> Result<Replay, FuzzError> {
+    let io = |what: String| move |source| FuzzError::Io { what, source };
+    let dir = work.join(&finding.name);
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    let mut copies = Vec::new();
+    for program in &finding.programs {
+        let copy = dir.join(program.file_name().expect("a program is a file"));
+        std::fs::copy(program, &copy).map_err(io(format!("copying {}", program.display())))?;
+        copies.push(copy);
+    }
+    let target = copies.last().expect("a finding has a program");
+    let expected = oracle.python(target, &finding.settings)?;
+    let records = oracle.runner_batch(finding.mode, &copies, &finding.settings)?;
+    let record = records.last().expect("a record per program");
+    Ok(Replay { expected, observed: record.observed().cloned().collect() })
 }
 
 /// How many differing lines of one side a diff shows, and how many unchanged lines around them.
