@@ -111,6 +111,9 @@ def capture_baseline(argv0):
         and _is_stdlib(m, stdlib)
     ]
     b.std_dicts = [vars(m) for _, m, _ in b.std_modules]
+    # weakref.finalize registers its exit hook once per process; every program starts without it
+    # (prepare() clears the preloads' exit handlers), which the class snapshot below then keeps.
+    weakref.finalize._registered_with_atexit = False
     # Their classes too (threading.Thread.run = ..., enum.Enum.x = 1): a class's own dict, watched
     # by its version tag like the module globals.
     b.std_classes = _std_classes(b.std_modules)
@@ -189,6 +192,7 @@ def _restore_std_classes():
     """Puts back every attribute of a standard-library class that the program added, removed or
     rebound, through setattr and delattr, so that the class's slots and caches follow. Returns why the
     executor cannot go on, or None."""
+    global _clean_class_versions
     now = _dict_versions(_base.class_dicts)
     if now == _clean_class_versions:
         return None
@@ -204,6 +208,7 @@ def _restore_std_classes():
                     setattr(cls, key, value)
         except (AttributeError, TypeError) as e:
             return f"cannot restore the class {cls.__module__}.{cls.__qualname__} ({e})"
+    _clean_class_versions = _dict_versions(_base.class_dicts)
     return None
 
 
@@ -304,9 +309,6 @@ def prepare(path, args, env):
     _probe_ref = None
     # Exit handlers registered before the program belong to the zygote's preloads.
     atexit._clear()
-    # weakref.finalize registers its exit hook once per process; the zygote's is gone with the above.
-    if "weakref" in sys.modules:
-        sys.modules["weakref"].finalize._registered_with_atexit = False
     return d
 
 
@@ -458,26 +460,28 @@ def _teardown_main():
         bd.clear()
         bd.update(_base.builtins)
     b = _base
-    main = _main_ref()
-    order = list(sys.modules)
-    saved_modules = {k: v for k, v in sys.modules.items() if v is not main or main is None}
-    main = None
+    modules = sys.modules
+    order = list(modules)
+    saved_modules = dict(modules)
+    if saved_modules.get("__main__") is _main_ref() is not None:
+        del saved_modules["__main__"]
     # The import lists python starts with outlive this (the copy of sys's dict that the interpreter
     # keeps refers to them), and so does a finder a program put in them; runner's baseline holds them
     # the same way. Lists the program made instead are let go.
     for name in _SYS_DELETES:
         setattr(sys, name, None)
-    sys.modules.clear()
+    modules.clear()
     try:
         gc.collect()
         survived = _main_ref() is not None or _probe_ref() is not None
     finally:
         main = _main_ref()
-        for key in order:
-            if key in saved_modules:
-                sys.modules[key] = saved_modules[key]
-            elif main is not None:
-                sys.modules[key] = main
+        if main is None:
+            modules.update(saved_modules)
+        else:
+            # It lives on, in its place in the import order, which decides when python clears it.
+            for key in order:
+                modules[key] = saved_modules.get(key, main)
         main = None
         saved_modules = None
         for name in _SYS_DELETES:
@@ -817,12 +821,6 @@ def _restore():
         sys.set_coroutine_origin_tracking_depth(b.coroutine_depth)
     if tuple(sys.get_asyncgen_hooks()) != b.asyncgen_hooks:
         sys.set_asyncgen_hooks(*b.asyncgen_hooks)
-    if "weakref" in modules:
-        # Its exit hook ran (or will never run): finalizers work again, and register a new hook.
-        finalize = modules["weakref"].finalize
-        finalize._registered_with_atexit = False
-        finalize._shutdown = False
-
     leaked = _open_fds() - b.fds - {0, 1, 2}
     if leaked:
         gc.collect()
@@ -846,7 +844,6 @@ def _restore():
     _library_started = False
     if not _quiet_threads():
         return "threads appeared while restoring"
-    global _clean_versions, _clean_class_versions
+    global _clean_versions
     _clean_versions = _dict_versions(b.std_dicts)
-    _clean_class_versions = _dict_versions(b.class_dicts)
     return None
