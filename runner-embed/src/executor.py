@@ -442,6 +442,13 @@ _main_ref = None
 _probe_ref = None
 
 
+# Extension modules whose C state outlives their module objects (faulthandler's handlers, tracing of
+# allocations, socket's default timeout): _restore() resets that state through them even when the
+# program imported them and they are gone from sys.modules.
+_C_STATE_MODULES = ("faulthandler", "_tracemalloc", "_socket")
+_c_state = {}
+
+
 def _teardown_main():
     """The part of finalize_modules() that decides __main__'s fate. python empties sys.modules (and the
     import state, finalize_modules_delete_special) and collects the garbage: __main__'s module object dies
@@ -465,6 +472,20 @@ def _teardown_main():
     saved_modules = dict(modules)
     if saved_modules.get("__main__") is _main_ref() is not None:
         del saved_modules["__main__"]
+    # Extension modules whose C state outlives their module objects, kept for _restore().
+    _c_state.update((name, modules[name]) for name in _C_STATE_MODULES if name in modules)
+    # Modules the program imported go too (python empties sys.modules), unless they come from an
+    # installed package (those stay, docs/differences.md); they are put back afterwards if they live.
+    dropped = {}
+    for name in modules.keys() - b.modules.keys():
+        module = saved_modules.get(name)
+        if module is not None and not _is_installed_package(module):
+            try:
+                dropped[name] = weakref.ref(module)
+            except TypeError:
+                continue
+            del saved_modules[name]
+    module = None
     # The import lists python starts with outlive this (the copy of sys's dict that the interpreter
     # keeps refers to them), and so does a finder a program put in them; runner's baseline holds them
     # the same way. Lists the program made instead are let go.
@@ -475,13 +496,19 @@ def _teardown_main():
         gc.collect()
         survived = _main_ref() is not None or _probe_ref() is not None
     finally:
+        for name, ref in dropped.items():
+            if ref() is not None:
+                saved_modules[name] = ref()
         main = _main_ref()
-        if main is None:
+        if main is None and not dropped:
             modules.update(saved_modules)
         else:
-            # It lives on, in its place in the import order, which decides when python clears it.
+            # What lives on goes back in its place in the import order, which decides when python
+            # clears it.
             for key in order:
-                modules[key] = saved_modules.get(key, main)
+                value = saved_modules.get(key, main)
+                if value is not None:
+                    modules[key] = value
         main = None
         saved_modules = None
         for name in _SYS_DELETES:
@@ -557,6 +584,11 @@ def finalize(code, kbd, flushed, reusable, reason):
     teardown and the Rust side ends the executor with the real Py_FinalizeEx (which flushes the
     streams and says whether that failed), with the program's output still attached."""
     if _teardown_main():
+        # python's shutdown finalizes the program's streams (flushing them) when nothing else holds
+        # them: nothing of runner's may.
+        global _streams
+        _streams = ()
+        _c_state.clear()
         if kbd:
             code = -signal.SIGINT
         return code, False, "the program's __main__ is still referenced after its end", True
@@ -703,9 +735,8 @@ def _restore():
     # a fresh python does (numpy warns "reloaded", torch registers operators twice). After a program
     # imported one that was not preloaded, the executor is replaced instead.
     modules = sys.modules
-    # Extension modules keep C state that outlives their module objects, which go below when the
-    # program imported them.
-    c_state = {name: modules.get(name) for name in ("faulthandler", "tracemalloc", "_socket")}
+    c_state = {name: _c_state.get(name, modules.get(name)) for name in _C_STATE_MODULES}
+    _c_state.clear()
     added = [n for n in modules if n not in b.modules]
     for name in added:
         # An installed package (and its C state) cannot be unloaded, and importing it a second time in
@@ -810,8 +841,8 @@ def _restore():
             faulthandler.enable()
         else:
             faulthandler.disable()
-    if c_state["tracemalloc"] is not None and c_state["tracemalloc"].is_tracing():
-        c_state["tracemalloc"].stop()
+    if c_state["_tracemalloc"] is not None and c_state["_tracemalloc"].is_tracing():
+        c_state["_tracemalloc"].stop()
     socket = c_state["_socket"]
     if socket is not None and socket.getdefaulttimeout() != b.socket_timeout:
         socket.setdefaulttimeout(b.socket_timeout)
