@@ -90,6 +90,8 @@ def capture_baseline(argv0):
     b.faulthandler = sys.modules["faulthandler"].is_enabled() if "faulthandler" in sys.modules else False
     b.socket_timeout = sys.modules["_socket"].getdefaulttimeout() if "_socket" in sys.modules else None
     b.signals = _signals()
+    b.priority = os.getpriority(os.PRIO_PROCESS, 0)
+    b.affinity = os.sched_getaffinity(0)
     b.sigmask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     b.gc = (gc.isenabled(), gc.get_threshold(), gc.get_debug(), list(gc.callbacks))
     b.warnings = (list(warnings.filters), warnings.showwarning, warnings.formatwarning)
@@ -125,6 +127,8 @@ def capture_baseline(argv0):
     # config.buffered_stdio (off with -u or PYTHONUNBUFFERED) is not in sys.flags; the zygote's own
     # stdout, made by create_stdio() from that setting, says it.
     b.buffered_stdio = not getattr(sys.stdout, "write_through", False)
+    b.zygote_versions = _dict_versions(b.std_dicts)
+    b.zygote_class_versions = _dict_versions(b.class_dicts)
     _base = b
     # Objects that exist now live as long as the zygote: keep them out of every later collection, so a
     # collection between programs costs what the program allocated, not what the preloads did.
@@ -161,6 +165,9 @@ def _is_stdlib(module, stdlib):
 # Injected by the Rust side: PyErr_WriteUnraisable(obj) for an exception ("Exception ignored in: obj").
 _write_unraisable = None
 
+# Injected by the Rust side: a new module object whose namespace is a given dict.
+_module_with_dict = None
+
 # Injected by the Rust side: the version tags of a list of dicts (CPython bumps a dict's tag on every
 # change), so finding which module globals a program changed costs a list compare.
 _dict_versions = None
@@ -175,9 +182,20 @@ _clean_class_versions = None
 def executor_started():
     """Called in each new executor: the descriptors it holds now are its own, not a program's leak."""
     global _clean_versions, _clean_class_versions
-    _base.fds = _open_fds()
-    _clean_versions = _dict_versions(_base.std_dicts)
-    _clean_class_versions = _dict_versions(_base.class_dicts)
+    b = _base
+    b.fds = _open_fds()
+    _clean_versions = _dict_versions(b.std_dicts)
+    _clean_class_versions = _dict_versions(b.class_dicts)
+    # The fork changed some of what the zygote recorded (threading's after-fork handler makes new
+    # locks and a new set of shutdown locks): this process's own state is the one to go back to.
+    for i, (before, now) in enumerate(zip(b.zygote_versions, _clean_versions)):
+        if before != now:
+            name, module, _ = b.std_modules[i]
+            b.std_modules[i] = (name, module, dict(vars(module)))
+    for i, (before, now) in enumerate(zip(b.zygote_class_versions, _clean_class_versions)):
+        if before != now:
+            cls, d, _ = b.std_classes[i]
+            b.std_classes[i] = (cls, d, dict(d))
     # Like `random`'s at-fork reseed: a forked child must not repeat its siblings' random numbers.
     if _base.torch is not None and _base.torch.random_seed:
         _reseed_torch(_base.torch)
@@ -494,7 +512,7 @@ def _teardown_main():
     modules.clear()
     try:
         gc.collect()
-        survived = _main_ref() is not None or _probe_ref() is not None
+        survived = _main_ref() is not None or (_probe_ref is not None and _probe_ref() is not None)
     finally:
         for name, ref in dropped.items():
             if ref() is not None:
@@ -520,11 +538,26 @@ def _teardown_main():
                 except AttributeError:
                     pass
     if survived:
-        probe = _probe_ref()
+        probe = _probe_ref() if _probe_ref is not None else None
+        globals_ = None
         if probe is not None:
             for referrer in gc.get_referrers(probe):
                 if isinstance(referrer, dict) and referrer.get(_PROBE_KEY) is probe:
-                    del referrer[_PROBE_KEY]
+                    globals_ = referrer
+                    del globals_[_PROBE_KEY]
+        probe = None
+        if globals_ is not None and "__main__" in order and "__main__" not in modules:
+            # The module object died with its entry while its globals live on. In python both live
+            # until its shutdown empties sys.modules, and what happens to the globals then is
+            # decided there: a module with those globals takes the place of the one that died.
+            now = dict(modules)
+            modules.clear()
+            for key in order:
+                if key == "__main__":
+                    modules[key] = _module_with_dict("__main__", globals_)
+                elif key in now:
+                    modules[key] = now[key]
+            modules.update(now)
     return survived
 
 
@@ -586,11 +619,17 @@ def finalize(code, kbd, flushed, reusable, reason):
     if _teardown_main():
         # python's shutdown finalizes the program's streams (flushing them) when nothing else holds
         # them: nothing of runner's may.
-        global _streams
-        _streams = ()
-        _c_state.clear()
+        # Nor may runner keep anything alive that python's shutdown would collect: the baseline holds
+        # every module the zygote had, this module's globals the ones it imports. Nothing here runs
+        # again in this process.
         if kbd:
             code = -signal.SIGINT
+        # What the zygote froze (every preloaded module) is collectable in python's shutdown.
+        gc.unfreeze()
+        namespace, module_type = globals(), types.ModuleType
+        for key, value in list(namespace.items()):
+            if isinstance(value, module_type) or key in ("_base", "_streams", "_c_state"):
+                namespace[key] = None
         return code, False, "the program's __main__ is still referenced after its end", True
     # The original streams die at exit and flush what they hold, even when the program replaced them.
     for stream in _streams:
@@ -728,6 +767,14 @@ def _restore():
         os.environ.clear()
         os.environ.update(b.environ)
     os.umask(b.umask)
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) != b.priority:
+            os.setpriority(os.PRIO_PROCESS, 0, b.priority)
+        if os.sched_getaffinity(0) != b.affinity:
+            os.sched_setaffinity(0, b.affinity)
+    except OSError as e:
+        # Lowering a nice value needs privileges.
+        return f"cannot restore the scheduling priority or CPU affinity ({e})"
 
     # Modules the program imported go; replaced ones come back; a parent package forgets a submodule
     # that is gone, as it never had it in a fresh interpreter. An installed package is different: its

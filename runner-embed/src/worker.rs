@@ -89,6 +89,9 @@ fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> 
     module
         .setattr("_write_unraisable", wrap_pyfunction!(write_unraisable, py).map_err(describe)?)
         .map_err(describe)?;
+    module
+        .setattr("_module_with_dict", wrap_pyfunction!(module_with_dict, py).map_err(describe)?)
+        .map_err(describe)?;
     for name in &setup.preload {
         py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
     }
@@ -170,6 +173,32 @@ fn dict_versions(dicts: Vec<Bound<'_, PyDict>>) -> Vec<u64> {
             }
         })
         .collect()
+}
+
+/// The start of CPython's PyModuleObject (Include/internal/pycore_moduleobject.h, the same from 3.8 to
+/// 3.13): the object header, then the module's dict.
+#[repr(C)]
+struct ModuleObjectHead {
+    ob_base: pyo3::ffi::PyObject,
+    md_dict: *mut pyo3::ffi::PyObject,
+}
+
+/// `_module_with_dict(name, d)`: a new module object whose namespace is the existing dict `d`, as if it
+/// had been that module's all along (a module's `__dict__` cannot be replaced from Python). Brings back
+/// a `__main__` that died while its globals lived on, for python's own shutdown to find.
+#[pyfunction]
+fn module_with_dict<'py>(name: &str, d: Bound<'py, PyDict>) -> PyResult<Bound<'py, PyModule>> {
+    let module = PyModule::new(d.py(), name)?;
+    // SAFETY: `module` is a plain module object (PyModule_Type), whose layout starts with
+    // ModuleObjectHead; its old dict is released and `d` gains the reference the module keeps.
+    unsafe {
+        let head = module.as_ptr() as *mut ModuleObjectHead;
+        let old = (*head).md_dict;
+        pyo3::ffi::Py_INCREF(d.as_ptr());
+        (*head).md_dict = d.as_ptr();
+        pyo3::ffi::Py_XDECREF(old);
+    }
+    Ok(module)
 }
 
 /// `_write_unraisable(exc, obj)`: PyErr_WriteUnraisable(obj) with `exc` as the current exception.
