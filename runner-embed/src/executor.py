@@ -616,6 +616,17 @@ def finalize(code, kbd, flushed, reusable, reason):
     restored. Returns (returncode, reusable, reason, finalize): with `finalize`, __main__ outlived its
     teardown and the Rust side ends the executor with the real Py_FinalizeEx (which flushes the
     streams and says whether that failed), with the program's output still attached."""
+    # Py_FinalizeEx, after flushing the std files: _PySignal_Fini() lets go of the program's signal
+    # handlers, then a collection runs (if gc is enabled) while the modules, and the streams the
+    # program left in sys, are all still there.
+    for sig, handler in _base.signals.items():
+        if signal.getsignal(sig) is not handler:
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError, TypeError):
+                pass
+    if gc.isenabled():
+        gc.collect()
     if _teardown_main():
         # python's shutdown finalizes the program's streams (flushing them) when nothing else holds
         # them: nothing of runner's may.
@@ -626,6 +637,9 @@ def finalize(code, kbd, flushed, reusable, reason):
             code = -signal.SIGINT
         # What the zygote froze (every preloaded module) is collectable in python's shutdown.
         gc.unfreeze()
+        # The std files were flushed (python's first flush, errors reported); Py_FinalizeEx must not
+        # flush them again, and finalize_modules() puts sys.__std*__ back in their place.
+        sys.stdout = sys.stderr = None
         namespace, module_type = globals(), types.ModuleType
         for key, value in list(namespace.items()):
             if isinstance(value, module_type) or key in ("_base", "_streams", "_c_state"):
