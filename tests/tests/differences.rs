@@ -60,6 +60,32 @@ fn modules_already_imported() {
 }
 
 #[test]
+fn preloads_act_as_imported_first() {
+    let p = program("preload_keeps_warnings_alive.py");
+    assert_eq!(python_stdout(&p, &[]), "del Noisy\n");
+    // The same program with `import asyncio` first (on its first line, so nothing else moves).
+    let dir = tempfile::tempdir().unwrap();
+    let imported = dir.path().join("imported_first.py");
+    let source = std::fs::read_to_string(&p).unwrap();
+    let (_, rest) = source.split_once('\n').unwrap();
+    std::fs::write(&imported, format!("import asyncio\n{rest}")).unwrap();
+    assert_eq!(python_stdout(&imported, &[]), "");
+    for mode in ["fork", "warm"] {
+        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &["--preload", "asyncio"]), [""], "{mode}");
+        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["del Noisy\n"], "{mode}");
+    }
+}
+
+#[test]
+fn automatic_collections_run_at_other_moments() {
+    let p = program("gc_timing.py");
+    assert_eq!(python_stdout(&p, &[]), "collected\nimported threading\n");
+    for mode in ["fork", "warm"] {
+        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["imported threading\ncollected\n"], "{mode}");
+    }
+}
+
+#[test]
 fn hash_randomisation_is_shared_by_the_programs_of_a_run() {
     let p = program("shared_hash_seed.py");
     let env = [("PYTHONHASHSEED", "")];

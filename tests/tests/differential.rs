@@ -277,6 +277,11 @@ fn line_diff_shows_only_the_differing_lines_with_context() {
 /// them no longer differs, so that the entry goes once the bug is fixed.
 const OPEN_FINDINGS: &[(&str, &str)] = &[("20240611-90", "Standard streams under gc.DEBUG_SAVEALL")];
 
+/// `(finding, docs title)`: findings that are documented differences by design, not bugs, each shown by
+/// its own test in `differences.rs`: left out of the comparison (with the reason printed), because
+/// whether they show depends on the interpreter's allocation history.
+const DOCUMENTED_FINDINGS: &[(&str, &str)] = &[("20261130-9092", "When the garbage collector runs")];
+
 /// Every difference the fuzzer ever found (`fuzz/findings/`, each with its programs, mode and
 /// settings in `finding.json`) is a regression test: run again as it was found, the mode must give
 /// what python gives now.
@@ -288,6 +293,14 @@ fn fuzz_findings_stay_fixed() {
         .expect("fuzz/findings")
         .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.join(findings::FINDING_FILE).is_file())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let documented = DOCUMENTED_FINDINGS.iter().find(|(n, _)| *n == name);
+            if let Some((_, why)) = documented {
+                eprintln!("{name}: left out, documented in docs/differences.md ({why})");
+            }
+            documented.is_none()
+        })
         .collect();
     dirs.sort();
     assert!(dirs.len() >= 50, "only {} findings under {}", dirs.len(), root.display());
@@ -353,7 +366,7 @@ fn as_outcome(o: &runner_tests::fuzz::Outcome) -> Outcome {
 fn open_fuzz_findings_are_documented() {
     let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/differences.md"))
         .expect("docs/differences.md");
-    for (name, why) in OPEN_FINDINGS {
+    for (name, why) in OPEN_FINDINGS.iter().chain(DOCUMENTED_FINDINGS) {
         assert!(docs.contains(why) && docs.contains(name), "{name} ({why:?}) is not in docs/differences.md");
     }
 }

@@ -206,12 +206,35 @@ impl Oracle {
         cmd
     }
 
-    /// What `python /abs/prog.py` does (in the program's directory).
+    /// What `python /abs/prog.py` does (in the program's directory). With preloads, what it does when
+    /// the program imports them first, which is what `--preload` promises (docs/differences.md,
+    /// "Modules already imported"): for that run the program's first line, the generator's comment,
+    /// becomes `__import__("m")` calls (line numbers stay, no name is bound), and is put back after.
     pub fn python(&self, program: &Path, settings: &Settings) -> Result<Outcome, FuzzError> {
         let dir = program.parent().expect("programs live in a directory");
         let mut cmd = self.command(&self.python, settings, dir);
         cmd.arg(program);
-        let (output, timed_out) = finish(&mut cmd, self.timeout)?;
+        let io = |what: String| move |source| FuzzError::Io { what, source };
+        let original = if settings.preload.is_empty() {
+            None
+        } else {
+            let source = std::fs::read_to_string(program).map_err(io(format!("reading {}", program.display())))?;
+            match source.split_once('\n') {
+                Some((first, rest)) if first.starts_with('#') => {
+                    let imports: Vec<String> =
+                        settings.preload.iter().map(|m| format!("__import__({m:?})")).collect();
+                    std::fs::write(program, format!("{}\n{rest}", imports.join("; ")))
+                        .map_err(io(format!("writing {}", program.display())))?;
+                    Some(source)
+                }
+                _ => None,
+            }
+        };
+        let result = finish(&mut cmd, self.timeout);
+        if let Some(source) = original {
+            std::fs::write(program, source).map_err(io(format!("restoring {}", program.display())))?;
+        }
+        let (output, timed_out) = result?;
         Ok(Outcome {
             returncode: if timed_out { -9 } else { returncode(&output) },
             stdout: text(&output.stdout),
