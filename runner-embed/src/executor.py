@@ -434,7 +434,8 @@ def _run_threading_atexits():
         threading._main_thread = main
         threading._threading_atexits = hooks
         threading._SHUTTING_DOWN = False
-        hooks[:] = _base.threading_atexits
+    # The list keeps the hooks (and what they refer to, maybe __main__) until _restore(), as python's
+    # keeps them to the end.
 
 
 def _without_our_frames(exc):
@@ -635,6 +636,13 @@ def finalize(code, kbd, flushed, reusable, reason):
         # again in this process.
         if kbd:
             code = -signal.SIGINT
+        # threading's exit hooks have run: python's shutdown must find the main thread stopped, as
+        # threading._shutdown() leaves it, or it would run them again.
+        main = threading._main_thread
+        if not main._is_stopped and main._tstate_lock is not None and main._tstate_lock.locked():
+            main._tstate_lock.release()
+            main._stop()
+        main = None
         # What the zygote froze (every preloaded module) is collectable in python's shutdown.
         gc.unfreeze()
         # The std files were flushed (python's first flush, errors reported); Py_FinalizeEx must not
@@ -890,6 +898,9 @@ def _restore():
         if why is not None:
             return why
     threading._counter = itertools.count(b.thread_counter).__next__
+    hooks = getattr(threading, "_threading_atexits", None)
+    if hooks is not None and hooks != b.threading_atexits:
+        hooks[:] = b.threading_atexits
     threading.main_thread().name = b.main_thread_name
     if threading.stack_size() != b.stack_size:
         threading.stack_size(b.stack_size)
