@@ -218,7 +218,8 @@ impl Oracle {
         let original = if settings.preload.is_empty() {
             None
         } else {
-            let source = std::fs::read_to_string(program).map_err(io(format!("reading {}", program.display())))?;
+            let source =
+                std::fs::read_to_string(program).map_err(io(format!("reading {}", program.display())))?;
             match source.split_once('\n') {
                 Some((first, rest)) if first.starts_with('#') => {
                     let imports: Vec<String> =
