@@ -121,7 +121,8 @@ def capture_baseline(argv0):
     b.std_classes = _std_classes(b.std_modules)
     b.class_dicts = [d for _, d, _ in b.std_classes]
     b.abc_token = sys.modules["abc"].get_cache_token() if "abc" in sys.modules else None
-    b.abc_registries = {id(cls): _registered(cls) for cls, _, _ in b.std_classes if _registered(cls) is not None}
+    registries = ((cls, _registered(cls)) for cls, _, _ in b.std_classes)
+    b.abc_registries = {id(cls): registered for cls, registered in registries if registered is not None}
     b.torch = _capture_torch()
     b.stdio = [(s.encoding, s.errors) if s is not None else ("utf-8", "strict") for s in (sys.stdin, sys.stdout, sys.stderr)]
     # config.buffered_stdio (off with -u or PYTHONUNBUFFERED) is not in sys.flags; the zygote's own

@@ -329,38 +329,43 @@ impl Replay {
     }
 }
 
+/// `finding.json` as stored (the preload names are owned here; [`Settings`] borrows static ones).
+#[derive(serde::Deserialize)]
+struct FindingFile {
+    mode: String,
+    settings: FileSettings,
+    programs: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct FileSettings {
+    unbuffered: bool,
+    hash_seed: Option<u32>,
+    preload: Vec<String>,
+}
+
 /// Reads `finding.json` of a finding directory.
 pub fn load(dir: &Path) -> Result<Written, FuzzError> {
     let path = dir.join(FINDING_FILE);
+    let bad = |what: String| FuzzError::Io {
+        what: format!("reading {}", path.display()),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, what),
+    };
     let text = std::fs::read_to_string(&path)
         .map_err(|source| FuzzError::Io { what: format!("reading {}", path.display()), source })?;
-    let bad = |what: &str| FuzzError::Io {
-        what: format!("reading {}", path.display()),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string()),
-    };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-    let mode = v["mode"].as_str().and_then(Mode::from_name).ok_or_else(|| bad("no valid \"mode\""))?;
-    let s = &v["settings"];
-    let preload = s["preload"]
-        .as_array()
-        .ok_or_else(|| bad("no \"settings.preload\" list"))?
-        .iter()
-        .map(|m| m.as_str().map(|m| &*Box::leak(m.to_string().into_boxed_str())))
-        .collect::<Option<Vec<&'static str>>>()
-        .ok_or_else(|| bad("a preload that is not a string"))?;
+    let file: FindingFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let mode = Mode::from_name(&file.mode).ok_or_else(|| bad(format!("no mode {:?}", file.mode)))?;
+    if file.programs.is_empty() {
+        return Err(bad("no programs".to_string()));
+    }
     let settings = Settings {
-        unbuffered: s["unbuffered"].as_bool().ok_or_else(|| bad("no \"settings.unbuffered\""))?,
-        hash_seed: s["hash_seed"].as_u64().map(|h| h as u32),
-        preload,
+        unbuffered: file.settings.unbuffered,
+        hash_seed: file.settings.hash_seed,
+        // A test process reads a few dozen findings: leaking their preload names is cheaper than
+        // giving Settings a lifetime.
+        preload: file.settings.preload.into_iter().map(|m| &*Box::leak(m.into_boxed_str())).collect(),
     };
-    let programs = v["programs"]
-        .as_array()
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| bad("no \"programs\""))?
-        .iter()
-        .map(|p| p.as_str().map(|p| dir.join(p)))
-        .collect::<Option<Vec<PathBuf>>>()
-        .ok_or_else(|| bad("a program that is not a string"))?;
+    let programs = file.programs.iter().map(|p| dir.join(p)).collect();
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(Written { name, mode, settings, programs })
 }
