@@ -301,6 +301,9 @@ def _make_stdio():
     _streams = tuple(streams)
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
+    # threading's main-thread object keeps the sys.stderr of the moment threading was imported (for its
+    # exception hook), which in python, where the program imports threading, is the program's own.
+    threading._main_thread._stderr = streams[2]
 
 
 def prepare(path, args, env):
@@ -629,7 +632,11 @@ def finalize(code, kbd, flushed, reusable, reason):
                 pass
     if gc.isenabled():
         gc.collect()
-    if _teardown_main():
+    # Under gc.DEBUG_SAVEALL python's shutdown keeps whatever its collections find (and all it refers
+    # to, the program's streams maybe) in gc.garbage, never finalized: only that shutdown can say
+    # which buffered output is lost, so the executor ends with it, __main__ still in place.
+    saveall = gc.get_debug() & gc.DEBUG_SAVEALL
+    if saveall or _teardown_main():
         # python's shutdown finalizes the program's streams (flushing them) when nothing else holds
         # them: nothing of runner's may.
         # Nor may runner keep anything alive that python's shutdown would collect: the baseline holds
@@ -653,7 +660,11 @@ def finalize(code, kbd, flushed, reusable, reason):
         for key, value in list(namespace.items()):
             if isinstance(value, module_type) or key in ("_base", "_streams", "_c_state"):
                 namespace[key] = None
-        return code, False, "the program's __main__ is still referenced after its end", True
+        if saveall:
+            reason = "the program left gc.DEBUG_SAVEALL on: python's shutdown decides what is finalized"
+        else:
+            reason = "the program's __main__ is still referenced after its end"
+        return code, False, reason, True
     # The original streams die at exit and flush what they hold, even when the program replaced them.
     for stream in _streams:
         try:

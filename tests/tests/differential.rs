@@ -275,7 +275,8 @@ fn line_diff_shows_only_the_differing_lines_with_context() {
 /// `(finding, docs title)`: findings of `fuzz/findings/` that still differ from python. Each is a bug
 /// listed under "Open fuzz findings" in docs/differences.md (by that title); the test fails when one of
 /// them no longer differs, so that the entry goes once the bug is fixed.
-const OPEN_FINDINGS: &[(&str, &str)] = &[("20240611-90", "Standard streams under gc.DEBUG_SAVEALL")];
+/// None at present.
+const OPEN_FINDINGS: &[(&str, &str)] = &[];
 
 /// `(finding, docs title)`: findings that are documented differences by design, not bugs, each shown by
 /// its own test in `differences.rs`: left out of the comparison (with the reason printed), because
@@ -283,8 +284,6 @@ const OPEN_FINDINGS: &[(&str, &str)] = &[("20240611-90", "Standard streams under
 const DOCUMENTED_FINDINGS: &[(&str, &str)] = &[
     ("20261130-9092", "When the garbage collector runs"),
     ("20261131-16327", "When the garbage collector runs"),
-    // Seen once in fork mode, not on the re-run that wrote it down (docs: "Open fuzz findings").
-    ("20261131-20268", "A threading exit hook printed twice (not reproduced)"),
 ];
 
 /// Every difference the fuzzer ever found (`fuzz/findings/`, each with its programs, mode and

@@ -60,6 +60,10 @@ struct Ctx {
     /// sys.stderr is closed: python reports an uncaught exception by dumping the exception object
     /// with its address ("lost sys.stderr"), so no exit form raises one.
     stderr_closed: bool,
+    /// A threading exit hook prints: a Pool's workers run it too when they exit on their own, not
+    /// when the pool terminates them first, which is a race (python gives 0, 1 or 2 lines), so no
+    /// Pool after it.
+    threading_hook: bool,
 }
 
 type Statement = fn(&mut Gen, usize, &mut Ctx) -> Block;
@@ -767,7 +771,7 @@ fn atexit_print(g: &mut Gen, n: usize, _: &mut Ctx) -> Block {
     b.done()
 }
 
-fn atexit_special(g: &mut Gen, n: usize, _: &mut Ctx) -> Block {
+fn atexit_special(g: &mut Gen, n: usize, ctx: &mut Ctx) -> Block {
     let mut b = B::new("atexit.special", n);
     b.import("atexit");
     match g.range(0, 3) {
@@ -775,6 +779,7 @@ fn atexit_special(g: &mut Gen, n: usize, _: &mut Ctx) -> Block {
             // What concurrent.futures uses: called by threading._shutdown, before atexit.
             b.import("threading");
             b.body("threading._register_atexit(print, \"threading exit hook $n\")");
+            ctx.threading_hook = true;
         }
         0 => {
             b.import("os").import("sys");
@@ -974,7 +979,7 @@ fn import_special(g: &mut Gen, n: usize, _: &mut Ctx) -> Block {
 // Child processes
 // ---------------------------------------------------------------------------------------------------
 
-fn mp_fork(g: &mut Gen, n: usize, _: &mut Ctx) -> Block {
+fn mp_fork(g: &mut Gen, n: usize, ctx: &mut Ctx) -> Block {
     let mut b = B::new("mp.fork", n);
     b.import("multiprocessing").import("sys").import("os");
     let child_end = g.pick(&["", "raise ValueError(\"child $n failed\")", "sys.exit(3)", "os._exit(4)"]);
@@ -986,7 +991,7 @@ fn mp_fork(g: &mut Gen, n: usize, _: &mut Ctx) -> Block {
         ",
         &[("$END", child_end)],
     );
-    if g.chance(0.3) {
+    if g.chance(0.3) && !ctx.threading_hook {
         b.body(
             "
             with multiprocessing.get_context(\"fork\").Pool(2) as pool_$n:

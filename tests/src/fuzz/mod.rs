@@ -185,7 +185,8 @@ pub struct Summary {
     pub batches: u64,
     /// Programs compared with python in every mode.
     pub compared: u64,
-    /// Programs not compared because python disagreed with itself.
+    /// Programs not compared because python disagreed with itself (on the first two runs, or by
+    /// giving runner's result on a re-run).
     pub skipped_nondeterministic: u64,
     /// Programs not compared because python timed out.
     pub skipped_timeout: u64,
@@ -193,7 +194,7 @@ pub struct Summary {
     pub skipped_programs: Vec<u64>,
     /// torch template: programs run only through runner (not in the python sample).
     pub not_sampled: u64,
-    /// python runs (twice per compared program).
+    /// python runs (twice per compared program, [`PYTHON_RERUNS`] more per difference).
     pub python_runs: u64,
     /// Seconds spent in python runs.
     pub python_seconds: f64,
@@ -397,6 +398,10 @@ enum Reference {
     NotSampled,
 }
 
+/// How many more times python runs a program that runner's result differed on, before the
+/// difference counts: a finding must be something python does not do.
+const PYTHON_RERUNS: u64 = 8;
+
 /// A difference seen in a batch, before shrinking.
 struct Difference {
     /// Position in run order.
@@ -473,10 +478,29 @@ impl BatchJob<'_> {
                 references[rank] = self.python_verdict(file, &settings)?;
             }
         }
+        // A difference counts only if python never gives runner's result: a program whose result
+        // depends on timing (a pool's workers may exit on their own or be terminated first) can
+        // agree with itself twice and still give something else on the next run.
+        let mut confirmed = Vec::new();
+        for difference in differences(&references, &records) {
+            if matches!(references[difference.rank], Reference::Nondeterministic) {
+                continue;
+            }
+            if self.python_can_give(
+                &files[difference.rank],
+                &settings,
+                &difference.actual,
+                &mut python_runs,
+            )? {
+                references[difference.rank] = Reference::Nondeterministic;
+            } else {
+                confirmed.push(difference);
+            }
+        }
+        let differences = confirmed;
         let python_seconds =
             python_started.elapsed().as_secs_f64() - records.iter().map(|(_, _, secs)| secs).sum::<f64>();
 
-        let differences = differences(&references, &records);
         let mut report = BatchReport {
             batch,
             settings: settings.clone(),
@@ -527,6 +551,23 @@ impl BatchJob<'_> {
         } else {
             Reference::Compared(first)
         })
+    }
+
+    /// Runs `file` under python up to [`PYTHON_RERUNS`] more times: whether one of them gives `actual`.
+    fn python_can_give(
+        &self,
+        file: &Path,
+        settings: &Settings,
+        actual: &Outcome,
+        runs: &mut u64,
+    ) -> Result<bool, FuzzError> {
+        for _ in 0..PYTHON_RERUNS {
+            *runs += 1;
+            if differing_fields(&self.oracle.python(file, settings)?, actual).is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Shrinks and records one difference, unless it looks like an existing finding. Returns the new
