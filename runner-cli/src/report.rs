@@ -24,7 +24,7 @@ fn start(plan: &Plan) -> Result<Engines, CliError> {
 
 /// Chooses the device (announcing it as the seed does) and runs the program with `engines`.
 fn execute(mut plan: Plan, engines: &Engines, announce: &mut dyn Write) -> Result<RunResult, CliError> {
-    if let Some(dev) = plan.devices.next() {
+    if let Some(dev) = plan.devices.pick() {
         writeln!(announce, "Selected {}={dev}", device::CUDA_VISIBLE_DEVICES)?;
         announce.flush()?;
         plan.spec.env.push((device::CUDA_VISIBLE_DEVICES.to_string(), dev));

@@ -79,7 +79,7 @@ impl DevicePolicy {
     }
 
     /// Chooses the device for the next program, or `None` when no device is known.
-    pub fn next(&mut self) -> Option<String> {
+    pub fn pick(&mut self) -> Option<String> {
         choose(&self.candidates, &mut self.rng)
     }
 }
@@ -123,13 +123,13 @@ mod tests {
     #[test]
     fn no_candidates_means_no_device() {
         let mut p = DevicePolicy::new(None, 0, Purpose::Run, Some(1));
-        assert_eq!(p.next(), None);
+        assert_eq!(p.pick(), None);
     }
 
     #[test]
     fn choice_is_uniformish_and_covers_every_candidate() {
         let mut p = DevicePolicy::new(Some("a,b,c"), 0, Purpose::Run, Some(7));
-        let seen: BTreeSet<_> = (0..200).filter_map(|_| p.next()).collect();
+        let seen: BTreeSet<_> = (0..200).filter_map(|_| p.pick()).collect();
         assert_eq!(seen, s(&["a", "b", "c"]).into_iter().collect());
     }
 
@@ -137,7 +137,7 @@ mod tests {
     fn seed_makes_choices_reproducible() {
         let draw = |seed| {
             let mut p = DevicePolicy::new(None, 8, Purpose::Run, Some(seed));
-            (0..20).map(|_| p.next().unwrap()).collect::<Vec<_>>()
+            (0..20).map(|_| p.pick().unwrap()).collect::<Vec<_>>()
         };
         assert_eq!(draw(42), draw(42));
         assert_ne!(draw(42), draw(43));

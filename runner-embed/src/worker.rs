@@ -190,10 +190,16 @@ struct ModuleObjectHead {
 fn module_with_dict<'py>(name: &str, d: Bound<'py, PyDict>) -> PyResult<Bound<'py, PyModule>> {
     let module = PyModule::new(d.py(), name)?;
     // SAFETY: `module` is a plain module object (PyModule_Type), whose layout starts with
-    // ModuleObjectHead; its old dict is released and `d` gains the reference the module keeps.
+    // ModuleObjectHead (checked against PyModule_GetDict, which reads md_dict, before anything is
+    // written); its old dict is released and `d` gains the reference the module keeps.
     unsafe {
         let head = module.as_ptr() as *mut ModuleObjectHead;
         let old = (*head).md_dict;
+        if old.is_null() || old != pyo3::ffi::PyModule_GetDict(module.as_ptr()) {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "this Python's module objects do not start with their dict",
+            ));
+        }
         pyo3::ffi::Py_INCREF(d.as_ptr());
         (*head).md_dict = d.as_ptr();
         pyo3::ffi::Py_XDECREF(old);
