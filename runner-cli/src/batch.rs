@@ -17,7 +17,7 @@ use runner_embed::Engines;
 
 use crate::cli::{BatchCmd, CliError};
 use crate::exit_code;
-use crate::reporter::Reporter;
+use crate::reporter::{Outputs, Reporter};
 use crate::settings::{self, SettingsError};
 
 /// How long programs may still run after the first Ctrl-C before they are killed.
@@ -103,9 +103,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         skipped,
         engines.mode(),
         ignore,
-        jsonl,
-        cmd.junit.clone(),
-        cmd.quiet,
+        Outputs { jsonl, junit: cmd.junit.clone(), quiet: cmd.quiet },
         reproduce,
     );
     let (tx, rx) = crossbeam_channel::unbounded();

@@ -74,6 +74,16 @@ pub struct Reporter {
     reproduce: String,
 }
 
+/// Where a reporter writes, besides its summary on stdout.
+pub struct Outputs {
+    /// The JSONL results file (shared with the Ctrl-C handler, which closes it cleanly).
+    pub jsonl: Option<Arc<Mutex<File>>>,
+    /// The JUnit XML report, written at the end.
+    pub junit: Option<PathBuf>,
+    /// No progress on stderr.
+    pub quiet: bool,
+}
+
 impl Reporter {
     /// A reporter for `total` programs (`skipped` more were already recorded, with `--resume`).
     pub fn new(
@@ -81,9 +91,7 @@ impl Reporter {
         skipped: usize,
         mode: Mode,
         ignore: IgnorePatterns,
-        jsonl: Option<Arc<Mutex<File>>>,
-        junit: Option<PathBuf>,
-        quiet: bool,
+        Outputs { jsonl, junit, quiet }: Outputs,
         reproduce: String,
     ) -> Self {
         let progress = if quiet {

@@ -348,11 +348,12 @@ impl Watched for ExecutorRun<'_> {
                     }
                     return Ok(Some(done.returncode));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Maybe the pidfd woke us: check whether the executor is still there.
-                    if !self.ex.pidfd.as_ref().is_some_and(|p| readable(p.as_fd())) {
-                        return Ok(None);
-                    }
+                // Maybe the pidfd woke us: check whether the executor is still there.
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        && !self.ex.pidfd.as_ref().is_some_and(|p| readable(p.as_fd())) =>
+                {
+                    return Ok(None);
                 }
                 _ => {}
             }

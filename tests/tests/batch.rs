@@ -453,8 +453,9 @@ fn a_mixed_corpus_gives_one_whole_record_per_program_buckets_junit_and_exit_1(mo
 
 #[test]
 fn the_exit_code_is_0_when_every_failure_is_ignored_and_1_otherwise() {
-    // (programs of mixed/, extra flags, exit code, the verdicts of the records in sorted order)
-    let cases: &[(&[&str], &[&str], i32, &[&str])] = &[
+    /// (programs of mixed/, extra flags, exit code, the verdicts of the records in sorted order)
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], i32, &'a [&'a str]);
+    let cases: &[Case] = &[
         (&["pass_a.py", "pass_b.py"], &[], 0, &["passed", "passed"]),
         (&["pass_a.py", "known_issue.py"], &["--ignore-pattern", "KnownIssue"], 0, &["ignored", "passed"]),
         // Any pattern of several may match; an unmatched one changes nothing.

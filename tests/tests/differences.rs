@@ -46,7 +46,7 @@ fn gc_freeze() {
     let p = program("gc_freeze.py");
     assert_eq!(python_stdout(&p, &[]), "False\n");
     for mode in ["fork", "warm"] {
-        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["True\n"], "{mode}");
+        assert_eq!(batch_stdout(mode, std::slice::from_ref(&p), &[], &[]), ["True\n"], "{mode}");
     }
 }
 
@@ -55,7 +55,7 @@ fn modules_already_imported() {
     let p = program("zygote_modules.py");
     assert_eq!(python_stdout(&p, &[]), "False\n");
     for mode in ["fork", "warm"] {
-        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["True\n"], "{mode}");
+        assert_eq!(batch_stdout(mode, std::slice::from_ref(&p), &[], &[]), ["True\n"], "{mode}");
     }
 }
 
@@ -71,8 +71,12 @@ fn preloads_act_as_imported_first() {
     std::fs::write(&imported, format!("import asyncio\n{rest}")).unwrap();
     assert_eq!(python_stdout(&imported, &[]), "");
     for mode in ["fork", "warm"] {
-        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &["--preload", "asyncio"]), [""], "{mode}");
-        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["del Noisy\n"], "{mode}");
+        assert_eq!(
+            batch_stdout(mode, std::slice::from_ref(&p), &[], &["--preload", "asyncio"]),
+            [""],
+            "{mode}"
+        );
+        assert_eq!(batch_stdout(mode, std::slice::from_ref(&p), &[], &[]), ["del Noisy\n"], "{mode}");
     }
 }
 
@@ -81,7 +85,11 @@ fn automatic_collections_run_at_other_moments() {
     let p = program("gc_timing.py");
     assert_eq!(python_stdout(&p, &[]), "collected\nimported threading\n");
     for mode in ["fork", "warm"] {
-        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["imported threading\ncollected\n"], "{mode}");
+        assert_eq!(
+            batch_stdout(mode, std::slice::from_ref(&p), &[], &[]),
+            ["imported threading\ncollected\n"],
+            "{mode}"
+        );
     }
 }
 
@@ -106,7 +114,7 @@ fn process_identity() {
     let p = program("process_identity.py");
     assert_eq!(python_stdout(&p, &[]), "True\n");
     for mode in ["fork", "warm"] {
-        assert_eq!(batch_stdout(mode, &[p.clone()], &[], &[]), ["False\n"], "{mode}");
+        assert_eq!(batch_stdout(mode, std::slice::from_ref(&p), &[], &[]), ["False\n"], "{mode}");
     }
 }
 
@@ -141,11 +149,50 @@ fn atexit_handlers_of_preloaded_modules_do_not_run() {
     for mode in ["fork", "warm"] {
         // Without the preload the handler is the program's own and runs.
         assert_eq!(
-            batch_stdout(mode, &[p.clone()], &env, &[]),
+            batch_stdout(mode, std::slice::from_ref(&p), &env, &[]),
             ["atexit handler of atexit_printer\n"],
             "{mode}"
         );
-        assert_eq!(batch_stdout(mode, &[p.clone()], &env, &["--preload", "atexit_printer"]), [""], "{mode}");
+        assert_eq!(
+            batch_stdout(mode, std::slice::from_ref(&p), &env, &["--preload", "atexit_printer"]),
+            [""],
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn atexit_handlers_registered_at_start_up_do_not_run() {
+    // A Python whose start-up registers an exit handler: a venv with a `.pth` file that does it.
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let made = Command::new(test_python()).args(["-m", "venv", "--without-pip"]).arg(&venv).output().unwrap();
+    assert!(made.status.success(), "python -m venv: {}", text(&made.stderr));
+    let python = venv.join("bin").join("python");
+    let purelib = Command::new(&python)
+        .args(["-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
+        .output()
+        .unwrap();
+    let purelib = PathBuf::from(text(&purelib.stdout).trim());
+    std::fs::write(
+        purelib.join("zz_exit_handler.pth"),
+        "import atexit; atexit.register(print, 'exit handler of a .pth file')\n",
+    )
+    .unwrap();
+    let p = program("startup_atexit.py");
+    let out = Command::new(&python).arg(&p).stdin(Stdio::null()).output().unwrap();
+    // (site may read the venv's site-packages twice, through lib64 too: one handler each time)
+    let stdout = text(&out.stdout);
+    let registered: usize = stdout.lines().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(registered >= 1, "python: {stdout:?}");
+    assert_eq!(stdout.matches("exit handler of a .pth file\n").count(), registered, "python: {stdout:?}");
+    let python = python.display().to_string();
+    for mode in ["fork", "warm"] {
+        assert_eq!(
+            batch_stdout(mode, std::slice::from_ref(&p), &[], &["--python", python.as_str()]),
+            ["0\n"],
+            "{mode}"
+        );
     }
 }
 

@@ -41,7 +41,7 @@ pub const AVOIDED_DIFFERENCES: &[(&str, &str)] = &[
         "Process identity",
         "never reads /proc/self/cmdline, os.getpid() values, os.getppid(), getrusage() or descriptors >= 512",
     ),
-    ("atexit handlers of preloaded modules", "never relies on exit handlers that a preload registered"),
+    ("atexit handlers of preloaded modules and of start-up", "never relies on exit handlers that a preload registered"),
     (
         "Interpreter teardown",
         "finalizers live only on objects held by __main__'s globals, locals or atexit, never by other modules",

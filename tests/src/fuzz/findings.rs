@@ -390,8 +390,6 @@ pub fn replay(finding: &Written, oracle: &Oracle, work: &Path) -> Result<Replay,
     Ok(Replay { expected, observed: record.observed().cloned().collect() })
 }
 
-/// How many differing lines of one side a diff shows, and how many unchanged lines around them.
-
 #[cfg(test)]
 mod tests {
     use super::*;
