@@ -14,6 +14,7 @@ The references are CPython's Modules/main.c (pymain_run_python, Py_RunMain), Pyt
 Py_FinalizeEx, flush_std_files).
 """
 
+import _signal
 import atexit
 import builtins
 import gc
@@ -45,10 +46,12 @@ _base = None
 
 
 def _signals():
+    """Every signal's handler, as _signal.getsignal() gives it (0 and 1 for SIG_DFL and SIG_IGN, not
+    signal.getsignal()'s enum members, whose conversion would dominate the checks after each program)."""
     handlers = {}
     for sig in signal.valid_signals():
         try:
-            handlers[sig] = signal.getsignal(sig)
+            handlers[sig] = _signal.getsignal(sig)
         except (ValueError, OSError):
             pass
     return handlers
@@ -68,6 +71,8 @@ def capture_baseline(argv0):
     b.argv0 = argv0
     b.cwd = os.getcwd()
     b.environ = dict(os.environ)
+    # What os.environ holds, encoded: comparing it is a dict comparison in C.
+    b.environ_data = dict(os.environ._data)
     b.umask = os.umask(0o22)
     os.umask(b.umask)
     b.path = list(sys.path)
@@ -77,6 +82,7 @@ def capture_baseline(argv0):
     b.modules = dict(sys.modules)
     b.zygote_modules = frozenset(sys.modules)
     b.builtins = dict(builtins.__dict__)
+    b.builtin_ids = list(map(id, b.builtins.values()))
     b.sys_attrs = dict(vars(sys))
     b.hooks = {
         name: getattr(sys, name) for name in ("excepthook", "displayhook", "breakpointhook", "unraisablehook")
@@ -472,6 +478,16 @@ _C_STATE_MODULES = ("faulthandler", "_tracemalloc", "_socket")
 _c_state = {}
 
 
+def _restore_builtins():
+    """The builtins module's dict as it was, unless it is (the same objects under the same names, in
+    the same order: compared by identity, in C)."""
+    bd = builtins.__dict__
+    b = _base
+    if len(bd) != len(b.builtin_ids) or list(map(id, bd.values())) != b.builtin_ids or bd.keys() != b.builtins.keys():
+        bd.clear()
+        bd.update(b.builtins)
+
+
 def _teardown_main():
     """The part of finalize_modules() that decides __main__'s fate. python empties sys.modules (and the
     import state, finalize_modules_delete_special) and collects the garbage: __main__'s module object dies
@@ -485,10 +501,7 @@ def _teardown_main():
     # original builtins, before anything of __main__ is finalised.
     for name in ("stdin", "stdout", "stderr"):
         setattr(sys, name, getattr(sys, "__" + name + "__"))
-    bd = builtins.__dict__
-    if len(bd) != len(_base.builtins) or any(bd.get(k, bd) is not v for k, v in _base.builtins.items()):
-        bd.clear()
-        bd.update(_base.builtins)
+    _restore_builtins()
     b = _base
     modules = sys.modules
     order = list(modules)
@@ -625,7 +638,7 @@ def finalize(code, kbd, flushed, reusable, reason):
     # handlers, then a collection runs (if gc is enabled) while the modules, and the streams the
     # program left in sys, are all still there.
     for sig, handler in _base.signals.items():
-        if signal.getsignal(sig) is not handler:
+        if _signal.getsignal(sig) is not handler:
             try:
                 signal.signal(sig, handler)
             except (ValueError, OSError, TypeError):
@@ -720,10 +733,13 @@ def _torch_flags(torch):
     return flags
 
 
-def _capture_torch_configs(t):
-    """Records the overrides of every torch config module not seen before. One that appears only after
-    a program imported it is recorded as a fresh import leaves it: nothing overridden."""
-    for name, module in list(sys.modules.items()):
+def _capture_torch_configs(t, names=None):
+    """Records the overrides of every torch config module not seen before, among `names` (the modules
+    a program added) or all of sys.modules. One that appears only after a program imported it is
+    recorded as a fresh import leaves it: nothing overridden."""
+    modules = sys.modules
+    for name in list(modules) if names is None else names:
+        module = modules.get(name)
         entries = getattr(module, "_config", None) if type(module).__name__.startswith("ConfigModule") else None
         if isinstance(entries, dict) and name not in t.configs:
             # Fresh: imported by a program, so a fresh interpreter would have it with no override.
@@ -742,7 +758,7 @@ def _reseed_torch(t):
             torch.cuda.manual_seed_all(torch.initial_seed())
 
 
-def _restore_torch(t):
+def _restore_torch(t, added):
     torch = sys.modules["torch"]
     if "torch._dynamo" in sys.modules:
         # Compiled code, guards, counters and recompile limits belong to the program that compiled.
@@ -771,7 +787,7 @@ def _restore_torch(t):
     for (holder, name), value in t.flags.items():
         if getattr(holder, name) != value:
             setattr(holder, name, value)
-    _capture_torch_configs(t)
+    _capture_torch_configs(t, added)
     unset = sys.modules["torch.utils._config_module"]._UNSET_SENTINEL
     for module, entries, fresh in t.configs.values():
         config = module._config
@@ -797,7 +813,8 @@ def _restore():
         os.chdir(b.cwd)
     except OSError:
         return "cannot return to the original working directory"
-    if os.environ != b.environ:
+    data = getattr(os.environ, "_data", None)
+    if (data != b.environ_data) if data is not None else (os.environ != b.environ):
         os.environ.clear()
         os.environ.update(b.environ)
     os.umask(b.umask)
@@ -859,13 +876,10 @@ def _restore():
     if b.int_max_str_digits is not None:
         sys.set_int_max_str_digits(b.int_max_str_digits)
 
-    bd = builtins.__dict__
-    if len(bd) != len(b.builtins) or any(bd.get(k, bd) is not v for k, v in b.builtins.items()):
-        bd.clear()
-        bd.update(b.builtins)
+    _restore_builtins()
 
     for sig, handler in b.signals.items():
-        if signal.getsignal(sig) is not handler:
+        if _signal.getsignal(sig) is not handler:
             try:
                 signal.signal(sig, handler)
             except (ValueError, OSError, TypeError):
@@ -895,7 +909,7 @@ def _restore():
 
     if b.torch is not None:
         try:
-            _restore_torch(b.torch)
+            _restore_torch(b.torch, added)
         except Exception as e:
             return f"torch's state could not be restored ({type(e).__name__}: {e})"
 
