@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use runner_tests::fuzz::{self, Config, Event, Mode, Stop, Template};
+use runner_tests::fuzz::{self, Config, Event, Mode, Oracle, Outcome, Settings, Stop, Template};
 use runner_tests::{runner_bin, test_python, text};
 
 /// The CI campaign: its seed never changes, so a failure here is a regression (or a generator
@@ -139,4 +139,39 @@ fn avoided_differences_are_documented() {
             docs.display()
         );
     }
+}
+
+/// Before a difference counts, python is asked again: a program whose result varies under python
+/// gives runner's result on a re-run (then it is skipped, not reported); a result python never
+/// gives stays a difference.
+#[test]
+fn python_is_asked_again_before_a_difference_counts() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let program = dir.path().join("alternating.py");
+    std::fs::write(
+        &program,
+        "import pathlib\n\
+         p = pathlib.Path(__file__).with_suffix('.count')\n\
+         n = int(p.read_text()) if p.exists() else 0\n\
+         p.write_text(str(n + 1))\n\
+         print('even' if n % 2 == 0 else 'odd')\n",
+    )
+    .expect("write the program");
+    let oracle = Oracle { python: test_python(), runner: runner_bin(), timeout: Duration::from_secs(30) };
+    let settings = Settings { unbuffered: false, hash_seed: None, preload: Vec::new() };
+    let printed = |stdout: &str| Outcome {
+        returncode: 0,
+        stdout: stdout.to_string(),
+        stderr: String::new(),
+        timed_out: false,
+    };
+    // Run 1 prints "even", run 2 "odd".
+    assert_eq!(
+        oracle.python_can_give(&program, &settings, &printed("odd\n"), 8).expect("python runs"),
+        (true, 2)
+    );
+    assert_eq!(
+        oracle.python_can_give(&program, &settings, &printed("other\n"), 3).expect("python runs"),
+        (false, 3)
+    );
 }

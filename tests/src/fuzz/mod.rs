@@ -486,12 +486,14 @@ impl BatchJob<'_> {
             if matches!(references[difference.rank], Reference::Nondeterministic) {
                 continue;
             }
-            if self.python_can_give(
+            let (gives, runs) = self.oracle.python_can_give(
                 &files[difference.rank],
                 &settings,
                 &difference.actual,
-                &mut python_runs,
-            )? {
+                PYTHON_RERUNS,
+            )?;
+            python_runs += runs;
+            if gives {
                 references[difference.rank] = Reference::Nondeterministic;
             } else {
                 confirmed.push(difference);
@@ -551,23 +553,6 @@ impl BatchJob<'_> {
         } else {
             Reference::Compared(first)
         })
-    }
-
-    /// Runs `file` under python up to [`PYTHON_RERUNS`] more times: whether one of them gives `actual`.
-    fn python_can_give(
-        &self,
-        file: &Path,
-        settings: &Settings,
-        actual: &Outcome,
-        runs: &mut u64,
-    ) -> Result<bool, FuzzError> {
-        for _ in 0..PYTHON_RERUNS {
-            *runs += 1;
-            if differing_fields(&self.oracle.python(file, settings)?, actual).is_empty() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// Shrinks and records one difference, unless it looks like an existing finding. Returns the new

@@ -244,6 +244,23 @@ impl Oracle {
         })
     }
 
+    /// Runs `program` under python up to `tries` times, stopping at the first run that gives `actual`:
+    /// whether one did, and how many runs that took.
+    pub fn python_can_give(
+        &self,
+        program: &Path,
+        settings: &Settings,
+        actual: &Outcome,
+        tries: u64,
+    ) -> Result<(bool, u64), FuzzError> {
+        for run in 1..=tries {
+            if differing_fields(&self.python(program, settings)?, actual).is_empty() {
+                return Ok((true, run));
+            }
+        }
+        Ok((false, tries))
+    }
+
     /// Runs `programs` (all in one directory, named so that their sorted order is the order wanted)
     /// as one `runner batch --workers 1 --mode M` in that directory; returns one record per program,
     /// in `programs`' order.
