@@ -194,7 +194,7 @@ pub struct Summary {
     pub skipped_programs: Vec<u64>,
     /// torch template: programs run only through runner (not in the python sample).
     pub not_sampled: u64,
-    /// python runs (twice per compared program, [`PYTHON_RERUNS`] more per difference).
+    /// python runs (twice per compared program, up to [`PYTHON_RERUNS`] more per difference).
     pub python_runs: u64,
     /// Seconds spent in python runs.
     pub python_seconds: f64,
