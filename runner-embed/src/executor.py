@@ -17,6 +17,7 @@ Py_FinalizeEx, flush_std_files).
 import _signal
 import atexit
 import builtins
+import functools
 import gc
 import io
 import itertools
@@ -69,6 +70,8 @@ def capture_baseline(argv0):
     global _base
     b = _Baseline()
     b.argv0 = argv0
+    # RUNNER_DEBUG=1: retire reasons carry their evidence (what still refers to a program's __main__).
+    b.debug = os.environ.get("RUNNER_DEBUG", "") not in ("", "0")
     b.cwd = os.getcwd()
     b.environ = dict(os.environ)
     # What os.environ holds, encoded: comparing it is a dict comparison in C.
@@ -81,6 +84,8 @@ def capture_baseline(argv0):
     b.path_importer_cache = dict(sys.path_importer_cache)
     b.modules = dict(sys.modules)
     b.zygote_modules = frozenset(sys.modules)
+    # Modules programs imported that stay, as libraries' machinery (_library_modules()).
+    b.library_modules = set()
     b.builtins = dict(builtins.__dict__)
     b.builtin_ids = list(map(id, b.builtins.values()))
     b.sys_attrs = dict(vars(sys))
@@ -122,6 +127,8 @@ def capture_baseline(argv0):
     # weakref.finalize registers its exit hook once per process; every program starts without it
     # (prepare() clears the preloads' exit handlers), which the class snapshot below then keeps.
     weakref.finalize._registered_with_atexit = False
+    # The finalizers pending now belong to the preloads: no program's exit runs them.
+    b.finalizers = {id(f) for f in weakref.finalize._registry}
     # Their classes too (threading.Thread.run = ..., enum.Enum.x = 1): a class's own dict, watched
     # by its version tag like the module globals.
     b.std_classes = _std_classes(b.std_modules)
@@ -258,11 +265,68 @@ def _check_abc_registries():
             continue
         now = _registered(cls) or set()
         for new in now - before:
-            if not _is_installed_package(sys.modules.get(getattr(new, "__module__", None))):
+            module = getattr(new, "__module__", None)
+            # A class of a library (an installed package or what it imported) registered by that
+            # library's import is library state.
+            if module not in b.library_modules and not _is_installed_package(sys.modules.get(module)):
                 return f"the program registered {new!r} with {cls.__module__}.{cls.__qualname__}"
         b.abc_registries[id(cls)] = now
     b.abc_token = sys.modules["abc"].get_cache_token()
     return None
+
+
+def _library_modules(added):
+    """Which of the modules a program added to sys.modules stay, as if preloaded. An installed
+    package (and its C state) cannot be unloaded, and importing it a second time in one process is
+    not what a fresh python does (numpy warns "reloaded", torch registers its operators twice): what a
+    program imported from site-packages stays. So do the standard-library modules such a package
+    imported (decimal for torch's compiler): they are part of its machinery, and a second copy of one
+    would give the package's objects and the next program's different classes. They are found by
+    reference, from the packages' globals (a module, or the `__module__` of a class or function)."""
+    modules = sys.modules
+    keep = [n for n in added if _is_installed_package(modules.get(n))]
+    if not keep:
+        return keep
+    candidates = {n for n in added if n not in keep and isinstance(modules.get(n), types.ModuleType)}
+    pending = list(keep)
+    while pending and candidates:
+        module = modules.get(pending.pop())
+        for value in list(getattr(module, "__dict__", {}).values()):
+            if isinstance(value, types.ModuleType):
+                name = value.__name__
+            elif isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
+                name = getattr(value, "__module__", None)
+            else:
+                continue
+            # A submodule brings its parent packages.
+            while name in candidates:
+                candidates.discard(name)
+                keep.append(name)
+                pending.append(name)
+                name = name.rpartition(".")[0]
+    for name in keep:
+        if name not in _base.zygote_modules and not _is_installed_package(modules[name]):
+            _watch_std_module(name, modules[name])
+    _base.library_modules.update(keep)
+    return keep
+
+
+def _watch_std_module(name, module):
+    """A standard-library module kept as a library's machinery is restored after each program from
+    now on, like the zygote's (its globals, its classes and their ABC registries)."""
+    b = _base
+    b.std_modules.append((name, module, dict(vars(module))))
+    b.std_dicts.append(vars(module))
+    # Only the new entries' versions: the program's changes to the others are still to be undone.
+    _clean_versions.extend(_dict_versions([vars(module)]))
+    classes = _std_classes(b.std_modules[-1:])
+    b.std_classes.extend(classes)
+    b.class_dicts.extend(d for _, d, _ in classes)
+    _clean_class_versions.extend(_dict_versions([d for _, d, _ in classes]))
+    for cls, _, _ in classes:
+        registered = _registered(cls)
+        if registered is not None:
+            b.abc_registries[id(cls)] = registered
 
 
 def _restore_std_modules():
@@ -390,32 +454,70 @@ def _flush_io():
 
 
 def _quiet_threads():
-    """True when the program left no thread running but daemon threads of installed libraries (the
-    worker-pool reader of torch's compiler, tqdm's monitor): those belong to library state that
-    persists in the warm executor, as they persist in any long-lived python process."""
+    """True when the program left no thread running but threads of installed libraries (the pool
+    workers of torch's compiler, tqdm's monitor): those belong to library state that persists in the
+    warm executor, as they persist in any long-lived python process. A library thread is one that code
+    of an installed package started (the audit watch saw it), or a daemon thread whose target is
+    such code."""
+    global _library_started
     main = threading.main_thread()
     for t in threading.enumerate():
-        if t is main or t in _library_threads:
+        if t is main or t in _accepted_threads:
             continue
-        if t.daemon and _is_library_thread(t):
-            global _library_started
-            _library_threads.add(t)
+        if t in _library_threads or (t.daemon and _is_library_thread(t)):
+            _accepted_threads.add(t)
             _library_started = True
             continue
         return False
     return True
 
 
+# Threads that installed packages started (the Rust audit watch adds them as they start): library
+# machinery, like torch's compile-worker pool, that stays with the warm executor.
 _library_threads = weakref.WeakSet()
 
-# Set when the current program started a library's daemon thread (a worker pool): the pipes and
-# sockets the pool opened with it are library state too.
+# The library threads already accepted as part of the executor.
+_accepted_threads = weakref.WeakSet()
+
+# The standard library's directory: code there neither starts nor owns anything on its own.
+_STDLIB = os.path.dirname(os.__file__)
+
+# Set when the current program started a library thread (a worker pool): the pipes and sockets the
+# pool opened with it are library state too.
 _library_started = False
 
 
 def _is_library_thread(thread):
     target = getattr(thread, "_target", None)
     module = getattr(target, "__module__", None) or type(thread).__module__
+    return _is_installed_package(sys.modules.get(module))
+
+
+def _hold_library_finalizers():
+    """weakref.finalize's exit hook runs every pending finalizer at exit. Those of the zygote's
+    preloads and of installed packages (torch's operator libraries, which unregister their operators)
+    are library state that outlives the program in a warm executor: they are held back from the
+    program's exit (their `atexit` flag off for its duration) and stay pending. Returns what to turn
+    back on."""
+    held = []
+    zygote = _base.finalizers
+    for f, info in list(weakref.finalize._registry.items()):
+        if info.atexit and (id(f) in zygote or _is_library_callback(info.func)):
+            info.atexit = False
+            held.append(info)
+    return held
+
+
+def _is_library_callback(func):
+    """Whether a finalizer's callback is library machinery. The compiler's own (dynamo's guards
+    invalidate compiled code when what they guard dies) belong to the compiled program, which is
+    program state: they run at its exit, as in python."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    func = getattr(func, "__func__", func)
+    module = getattr(func, "__module__", None)
+    if not isinstance(module, str) or module.startswith("torch._dynamo"):
+        return False
     return _is_installed_package(sys.modules.get(module))
 
 
@@ -465,6 +567,9 @@ class _Probe:
 
 # The key of the probe: not an identifier, so no program can mean it.
 _PROBE_KEY = " runner: globals alive"
+
+# RUNNER_DEBUG's account of what kept the last program's __main__ alive.
+_survivor_chain = None
 
 # Weak references to the current program's __main__ module and to the probe in its globals.
 _main_ref = None
@@ -564,6 +669,11 @@ def _teardown_main():
                     globals_ = referrer
                     del globals_[_PROBE_KEY]
         probe = None
+        global _survivor_chain
+        if b.debug:
+            alive = globals_ if globals_ is not None else _main_ref()
+            _survivor_chain = _holders(alive) if alive is not None else None
+            alive = None
         if globals_ is not None and "__main__" in order and "__main__" not in modules:
             # The module object died with its entry while its globals live on. In python both live
             # until its shutdown empties sys.modules, and what happens to the globals then is
@@ -577,6 +687,60 @@ def _teardown_main():
                     modules[key] = now[key]
             modules.update(now)
     return survived
+
+
+def _holders(target, depth=12):
+    """RUNNER_DEBUG's evidence of why `target` outlived its program: a chain of referrers from it back
+    to a root (a module's globals, a class, a thread's frame) or as far as the collector can see, as
+    text. One scan of the heap per step back, so only asked for while debugging."""
+    modules = {id(vars(m)): name for name, m in list(sys.modules.items()) if isinstance(m, types.ModuleType)}
+    parent = {id(target): None}
+    keep = [target]
+    frontier = [target]
+    mine = {id(parent), id(keep), id(frontier)}
+    end = target
+    for _ in range(depth):
+        mine.add(id(frontier))
+        found = []
+        for r in gc.get_referrers(*frontier):
+            if id(r) in parent or id(r) in mine or r is found or _is_args(r, frontier):
+                continue
+            # Which object of the frontier this one refers to: the first one it does.
+            referents = {id(x) for x in gc.get_referents(r)}
+            parent[id(r)] = next((o for o in frontier if id(o) in referents), None)
+            keep.append(r)
+            if id(r) in modules or isinstance(r, (type, types.FrameType)):
+                end = r
+                found = None
+                break
+            found.append(r)
+        if not found:
+            break
+        frontier = found[:200]
+        end = frontier[0]
+    steps = []
+    obj = end
+    while obj is not None:
+        steps.append(_describe(obj, modules))
+        obj = parent.get(id(obj))
+    return " -> ".join(steps)
+
+
+def _describe(obj, modules):
+    if id(obj) in modules:
+        return f"module {modules[id(obj)]}"
+    if isinstance(obj, type):
+        return f"class {obj.__module__}.{obj.__qualname__}"
+    if isinstance(obj, types.FrameType):
+        return f"frame {obj.f_code.co_name} ({obj.f_code.co_filename}:{obj.f_lineno})"
+    if isinstance(obj, (types.FunctionType, types.MethodType)):
+        return f"{type(obj).__name__} {getattr(obj, '__qualname__', '?')}"
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _is_args(obj, frontier):
+    """The argument tuple of gc.get_referrers(*frontier) itself."""
+    return type(obj) is tuple and len(obj) == len(frontier) and all(a is b for a, b in zip(obj, frontier))
 
 
 # finalize_modules_delete_special() in pylifecycle.c sets these sys attributes to None.
@@ -620,7 +784,10 @@ def end_program(d, status, payload, last):
         # wait_for_thread_shutdown(): PyErr_WriteUnraisable(threading module); the exit goes on.
         _write_unraisable(_without_our_frames(e), threading)
         reusable, reason = False, "a threading exit hook failed"
+    held = () if last else _hold_library_finalizers()
     atexit._run_exitfuncs()
+    for info in held:
+        info.atexit = True
     global _probe_ref
     probe = _Probe()
     d[_PROBE_KEY] = probe
@@ -649,6 +816,10 @@ def finalize(code, kbd, flushed, reusable, reason):
     # to, the program's streams maybe) in gc.garbage, never finalized: only that shutdown can say
     # which buffered output is lost, so the executor ends with it, __main__ still in place.
     saveall = gc.get_debug() & gc.DEBUG_SAVEALL
+    if not saveall and reusable:
+        why = _drop_compiled_code()
+        if why is not None:
+            reusable, reason = False, why
     if saveall or _teardown_main():
         # python's shutdown finalizes the program's streams (flushing them) when nothing else holds
         # them: nothing of runner's may.
@@ -677,6 +848,8 @@ def finalize(code, kbd, flushed, reusable, reason):
             reason = "the program left gc.DEBUG_SAVEALL on: python's shutdown decides what is finalized"
         else:
             reason = "the program's __main__ is still referenced after its end"
+            if _survivor_chain:
+                reason += f" ({_survivor_chain})"
         return code, False, reason, True
     # The original streams die at exit and flush what they hold, even when the program replaced them.
     for stream in _streams:
@@ -758,14 +931,41 @@ def _reseed_torch(t):
             torch.cuda.manual_seed_all(torch.initial_seed())
 
 
-def _restore_torch(t, added):
-    torch = sys.modules["torch"]
-    if "torch._dynamo" in sys.modules:
-        # Compiled code, guards, counters and recompile limits belong to the program that compiled.
-        sys.modules["torch._dynamo"].reset()
-        utils = sys.modules.get("torch._dynamo.utils")
+def _drop_compiled_code():
+    """What torch's compiler made for the program (compiled code, guards, counters, recompile limits)
+    is the program's state. Its guards refer to the program's globals from C structures attached to the
+    program's code objects, where the collector cannot see them: python lets go of them only when its
+    shutdown clears the modules' dicts. So they are dropped before __main__'s fate is decided, through
+    dynamo's own reset ("as if you had started a fresh process"). Returns why the executor cannot go
+    on, or None."""
+    dynamo = sys.modules.get("torch._dynamo")
+    if dynamo is None:
+        return None
+    utils = sys.modules.get("torch._dynamo.utils")
+    compiled = utils is None or any(getattr(utils, "counters", {1: 1}).values())
+    try:
+        dynamo.reset()
         if utils is not None:
             utils.counters.clear()
+    except Exception as e:
+        return f"torch's compiler caches could not be reset ({type(e).__name__}: {e})"
+    main = _main_ref()
+    if compiled and main is not None:
+        # Some guards outlive the reset, referred to from C++ where nothing can release them, and
+        # keep the globals they were built over (`{"G": globals}`) alive for good: in python these
+        # globals are then never finalized (docs/differences.md). The dead guards are cut off from
+        # them, so that the program's objects (its tensors, GPU memory) go with its end as usual.
+        g = vars(main)
+        for referrer in gc.get_referrers(g):
+            if type(referrer) is dict and referrer.get("G") is g:
+                referrer["G"] = {}
+        g = referrer = None
+    main = None
+    return None
+
+
+def _restore_torch(t, added):
+    torch = sys.modules["torch"]
     _reseed_torch(t)
     if torch.get_default_dtype() != t.dtype:
         torch.set_default_dtype(t.dtype)
@@ -836,12 +1036,8 @@ def _restore():
     c_state = {name: _c_state.get(name, modules.get(name)) for name in _C_STATE_MODULES}
     _c_state.clear()
     added = [n for n in modules if n not in b.modules]
-    for name in added:
-        # An installed package (and its C state) cannot be unloaded, and importing it a second time in
-        # one process is not what a fresh python does (numpy warns "reloaded", torch registers its
-        # operators twice): what a program imported from site-packages stays, as if preloaded.
-        if _is_installed_package(modules.get(name)):
-            b.modules[name] = modules[name]
+    for name in _library_modules(added):
+        b.modules[name] = modules[name]
     for name in (n for n in added if n not in b.modules):
         mod = modules.pop(name, None)
         parent, _, child = name.rpartition(".")

@@ -129,55 +129,157 @@ pub fn restore(b: &Baseline) -> Result<(), String> {
 
 unsafe extern "C" fn audit_watch(
     event: *const c_char,
-    _args: *mut pyo3::ffi::PyObject,
+    args: *mut pyo3::ffi::PyObject,
     _data: *mut c_void,
 ) -> c_int {
     // SAFETY: CPython passes a NUL-terminated event name.
-    if unsafe { CStr::from_ptr(event) }.to_bytes() == b"sys.addaudithook" && !called_from_installed_package()
-    {
-        AUDIT_HOOK_ADDED.store(true, Ordering::SeqCst);
+    match unsafe { CStr::from_ptr(event) }.to_bytes() {
+        b"sys.addaudithook" => {
+            if started_by() != Some(Starter::Library) {
+                AUDIT_HOOK_ADDED.store(true, Ordering::SeqCst);
+            }
+        }
+        // threading.Thread.start(): 3.8-3.12 and 3.13+. The thread object is the `__self__` of the
+        // function to run (its `_bootstrap`).
+        b"_thread.start_new_thread" | b"_thread.start_joinable_thread" => {
+            if started_by() == Some(Starter::Library) {
+                // SAFETY: the GIL is held; `args` is the event's argument tuple.
+                unsafe { note_library_thread(args) };
+            }
+        }
+        _ => {}
     }
     0
 }
 
-/// Whether the Python code running now is part of an installed package (site-packages): an audit
-/// hook a library adds (torch's compiler adds one) belongs to library state that persists in the warm
-/// executor; one the program adds does not.
-fn called_from_installed_package() -> bool {
+/// Who set something going: the first frame of the Python stack, from the innermost out, whose code
+/// is neither the standard library's nor frozen.
+#[derive(PartialEq, Eq, Debug)]
+enum Starter {
+    /// An installed package (site-packages): library machinery that persists in the warm executor,
+    /// as it persists in any long-lived python process (torch's compiler adds an audit hook and
+    /// starts its compile-worker pool's threads).
+    Library,
+    /// The program, or anything else outside the standard library.
+    Program,
+}
+
+/// Where the standard library lives and the set (executor.py's `_library_threads`) that threads
+/// started by installed packages go into; given once, in the zygote.
+struct Watch {
+    stdlib: Vec<u8>,
+    library_threads: pyo3::Py<pyo3::PyAny>,
+}
+
+static WATCH: std::sync::OnceLock<Watch> = std::sync::OnceLock::new();
+
+fn started_by() -> Option<Starter> {
     use pyo3::ffi;
-    // SAFETY: audit hooks run with the GIL held; every reference taken here is released.
+    let stdlib = WATCH.get().map(|w| w.stdlib.as_slice());
+    // SAFETY: audit hooks run with the GIL held; PyEval_GetFrame's frame is borrowed, every frame
+    // PyFrame_GetBack returns is owned and released here.
     unsafe {
-        let frame = ffi::PyEval_GetFrame();
+        let mut frame = ffi::PyEval_GetFrame();
         if frame.is_null() {
-            return false;
+            return None;
         }
+        ffi::Py_INCREF(frame.cast());
+        let mut verdict = None;
+        while !frame.is_null() {
+            if let Some(file) = code_filename(frame) {
+                let in_stdlib = file.starts_with(b"<frozen")
+                    || stdlib.is_some_and(|s| file.starts_with(s) && !is_installed(&file));
+                if !in_stdlib {
+                    verdict = Some(if is_installed(&file) { Starter::Library } else { Starter::Program });
+                }
+            }
+            let back = ffi::PyFrame_GetBack(frame);
+            ffi::Py_DECREF(frame.cast());
+            frame = back;
+            if verdict.is_some() {
+                break;
+            }
+        }
+        if !frame.is_null() {
+            ffi::Py_DECREF(frame.cast());
+        }
+        verdict
+    }
+}
+
+fn is_installed(file: &[u8]) -> bool {
+    file.windows(15).any(|w| w == b"/site-packages/" || w == b"/dist-packages/")
+}
+
+/// The `co_filename` of a frame's code, as bytes.
+///
+/// # Safety
+/// The GIL is held and `frame` is a live frame.
+unsafe fn code_filename(frame: *mut pyo3::ffi::PyFrameObject) -> Option<Vec<u8>> {
+    use pyo3::ffi;
+    unsafe {
         let code = ffi::PyFrame_GetCode(frame);
         if code.is_null() {
-            return false;
+            return None;
         }
         let name = ffi::PyObject_GetAttrString(code.cast(), c"co_filename".as_ptr());
         ffi::Py_DECREF(code.cast());
         if name.is_null() {
             ffi::PyErr_Clear();
-            return false;
+            return None;
         }
         let mut len: ffi::Py_ssize_t = 0;
         let utf8 = ffi::PyUnicode_AsUTF8AndSize(name, &mut len);
-        let inside = !utf8.is_null() && {
-            let bytes = std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize);
-            bytes.windows(15).any(|w| w == b"/site-packages/")
-                || bytes.windows(15).any(|w| w == b"/dist-packages/")
-        };
-        if utf8.is_null() {
+        let file = if utf8.is_null() {
             ffi::PyErr_Clear();
-        }
+            None
+        } else {
+            Some(std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize).to_vec())
+        };
         ffi::Py_DECREF(name);
-        inside
+        file
     }
 }
 
-/// Installs the audit watch; called once in the zygote after the interpreter is up.
-pub fn install_audit_watch() {
+/// Adds the thread being started to executor.py's set of library threads.
+///
+/// # Safety
+/// The GIL is held and `args` is the argument tuple of a thread-start audit event.
+unsafe fn note_library_thread(args: *mut pyo3::ffi::PyObject) {
+    use pyo3::ffi;
+    let Some(watch) = WATCH.get() else { return };
+    unsafe {
+        if args.is_null() || ffi::PyTuple_Check(args) == 0 || ffi::PyTuple_Size(args) < 1 {
+            return;
+        }
+        let function = ffi::PyTuple_GetItem(args, 0);
+        let thread = ffi::PyObject_GetAttrString(function, c"__self__".as_ptr());
+        if thread.is_null() {
+            ffi::PyErr_Clear();
+            return;
+        }
+        let added =
+            ffi::PyObject_CallMethod(watch.library_threads.as_ptr(), c"add".as_ptr(), c"O".as_ptr(), thread);
+        if added.is_null() {
+            ffi::PyErr_Clear();
+        } else {
+            ffi::Py_DECREF(added);
+        }
+        ffi::Py_DECREF(thread);
+    }
+}
+
+/// Installs the audit watch; called once in the zygote after the interpreter is up, with executor.py
+/// loaded (its `_STDLIB` and `_library_threads`).
+pub fn install_audit_watch(executor: &pyo3::Bound<'_, pyo3::types::PyModule>) {
+    use pyo3::prelude::*;
+    let stdlib = executor.getattr("_STDLIB").and_then(|s| s.extract::<String>());
+    let threads = executor.getattr("_library_threads");
+    if let (Ok(stdlib), Ok(threads)) = (stdlib, threads) {
+        let mut stdlib = stdlib.into_bytes();
+        stdlib.push(b'/');
+        let _ = WATCH.set(Watch { stdlib, library_threads: threads.unbind() });
+    }
     // SAFETY: PySys_AddAuditHook with a C function that never raises.
     unsafe { PySys_AddAuditHook(Some(audit_watch), std::ptr::null_mut()) };
 }

@@ -67,7 +67,7 @@ fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     };
-    crate::state::install_audit_watch();
+    Python::attach(|py| crate::state::install_audit_watch(executor.bind(py)));
     let version = Python::attach(|_| Python::version_str().to_string());
     protocol::send(sock.as_fd(), &FromZygote::Ready { version }, &[])?;
     serve(sock, executor)
