@@ -343,8 +343,16 @@ impl Watched for ExecutorRun<'_> {
                 Ok(Some((done, _))) => {
                     self.reusable = done.reusable;
                     self.ex.program_time = Some(done.program_time);
-                    if let (Some(reason), true) = (&done.reason, debug_enabled()) {
-                        eprintln!("runner: debug: executor {} retired: {reason}", self.ex.pid);
+                    if debug_enabled() {
+                        match &done.reason {
+                            Some(reason) => {
+                                eprintln!("runner: debug: executor {} retired: {reason}", self.ex.pid)
+                            }
+                            None if done.reusable => {
+                                eprintln!("runner: debug: executor {} kept for the next program", self.ex.pid)
+                            }
+                            None => {}
+                        }
                     }
                     return Ok(Some(done.returncode));
                 }
@@ -384,7 +392,7 @@ impl Watched for ExecutorRun<'_> {
     }
 }
 
-/// `RUNNER_DEBUG=1` makes the engine say why executors are replaced.
+/// `RUNNER_DEBUG=1` makes the engine say which executors go on and why the others are replaced.
 fn debug_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("RUNNER_DEBUG").is_some_and(|v| !v.is_empty() && v != "0"))

@@ -17,6 +17,7 @@ Py_FinalizeEx, flush_std_files).
 import _signal
 import atexit
 import builtins
+import contextvars
 import functools
 import gc
 import io
@@ -292,10 +293,15 @@ def _library_modules(added):
     while pending and candidates:
         module = modules.get(pending.pop())
         for value in list(getattr(module, "__dict__", {}).values()):
-            if isinstance(value, types.ModuleType):
-                name = value.__name__
-            elif isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType)):
-                name = getattr(value, "__module__", None)
+            # By the exact type only: isinstance() would ask a proxy for its __class__ (torch's
+            # deprecated aliases warn when touched).
+            kind = type(value)
+            if issubclass(kind, types.ModuleType):
+                name = vars(value).get("__name__")
+            elif issubclass(kind, type):
+                name = vars(value).get("__module__")
+            elif kind is types.FunctionType or kind is types.BuiltinFunctionType:
+                name = value.__module__
             else:
                 continue
             # A submodule brings its parent packages.
@@ -917,7 +923,30 @@ def _capture_torch_configs(t, names=None):
         if isinstance(entries, dict) and name not in t.configs:
             # Fresh: imported by a program, so a fresh interpreter would have it with no override.
             fresh = _base is not None and name not in _base.zygote_modules
-            t.configs[name] = (module, {k: (e.user_override, False if fresh else e.hide) for k, e in entries.items()}, fresh)
+            t.configs[name] = (module, {k: (_override(e), False if fresh else e.hide) for k, e in entries.items()}, fresh)
+
+
+def _override(entry):
+    """A config entry's user override; None where torch keeps it per context (newer torch: a
+    ContextVar), since every program runs in a context of its own that ends with it."""
+    override = entry.user_override
+    return None if isinstance(override, contextvars.ContextVar) else override
+
+
+def _mark_config_dirty(module):
+    """Tells a torch config module that its values changed, so that its hash (a key of the compiler's
+    caches) is computed again: `_is_dirty` in older torch, per-context dirty flags in newer. Raises
+    when this torch has neither: the executor is then replaced rather than risk a stale hash."""
+    if "_is_dirty" in getattr(module, "_bypass_keys", ()):
+        module._is_dirty = True
+        return
+    flag = getattr(module, "_hash_dirty_var", None)
+    if not isinstance(flag, contextvars.ContextVar):
+        raise AttributeError(f"{module.__name__} has no known way to mark its values changed")
+    flag.set(True)
+    keys = getattr(module, "_get_dict_dirty_keys_var", None)
+    if isinstance(keys, contextvars.ContextVar):
+        keys.set(None)
 
 
 def _reseed_torch(t):
@@ -964,8 +993,26 @@ def _drop_compiled_code():
     return None
 
 
+def _cuda_unusable(torch):
+    """Why CUDA cannot serve another program in this process, or None. A device-side assert or an
+    illegal address is sticky: every later CUDA call of the process fails with it."""
+    cuda = getattr(torch, "cuda", None)
+    if cuda is None or not cuda.is_initialized():
+        return None
+    try:
+        cuda.synchronize()
+    except Exception as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return f"CUDA is unusable after the program ({message})"
+    return None
+
+
 def _restore_torch(t, added):
+    """Puts torch's global state back; returns why the executor cannot go on, or None."""
     torch = sys.modules["torch"]
+    why = _cuda_unusable(torch)
+    if why is not None:
+        return why
     _reseed_torch(t)
     if torch.get_default_dtype() != t.dtype:
         torch.set_default_dtype(t.dtype)
@@ -991,15 +1038,24 @@ def _restore_torch(t, added):
     unset = sys.modules["torch.utils._config_module"]._UNSET_SENTINEL
     for module, entries, fresh in t.configs.values():
         config = module._config
+        changed = False
         for key, (override, hide) in entries.items():
             entry = config.get(key)
             if entry is None:
                 continue
-            want = unset if fresh else override
-            if entry.user_override is not want or entry.hide != hide:
-                entry.user_override = want
+            if entry.hide != hide:
                 entry.hide = hide
-                module._is_dirty = True
+                changed = True
+            if isinstance(entry.user_override, contextvars.ContextVar):
+                # Set in the program's own context, which is gone with it.
+                continue
+            want = unset if fresh else override
+            if entry.user_override is not want:
+                entry.user_override = want
+                changed = True
+        if changed:
+            _mark_config_dirty(module)
+    return None
 
 
 # Devices of GPU drivers: NVIDIA's, DRM render nodes, AMD's KFD.
@@ -1105,9 +1161,11 @@ def _restore():
 
     if b.torch is not None:
         try:
-            _restore_torch(b.torch, added)
+            why = _restore_torch(b.torch, added)
         except Exception as e:
-            return f"torch's state could not be restored ({type(e).__name__}: {e})"
+            why = f"torch's state could not be restored ({type(e).__name__}: {e})"
+        if why is not None:
+            return why
 
     # The C library's time zone follows TZ only when tzset() runs; a program may have changed both.
     time.tzset()
