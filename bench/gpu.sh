@@ -5,6 +5,10 @@
 # check:   the embedded engine imports torch from the venv and programs use CUDA under the chosen device
 # eager:   torch eager corpus on CUDA, subprocess vs fork vs warm
 # compile: torch eager + torch.compile corpus on CUDA (torchfuzz shape), subprocess vs fork vs warm
+# peers:   the compile corpus (24 programs, -j 8, fresh compiler caches for each row) run by runner warm,
+#          runner subprocess (python prog.py in a pool), and the peers of peers.py (a forkserver with
+#          the same preloads, a reused pool); whole-command wall times; compare.py makes the table
+# sticky:  a device-side assert followed by a passing CUDA program on the same warm worker
 set -uo pipefail
 runner=$1 out=$2
 shift 2
@@ -44,6 +48,32 @@ PY
     "$py" bench/make_corpus.py "$work/compile" torch_compile --count 4 --device cuda
     "$runner" bench "$work/compile" --preload torch,torch._dynamo,torch._inductor --repeat 1 --timeout 300 \
       --json "$out/gpu_compile.json" --markdown "$out/gpu_compile.md" --chart "$out/gpu_compile.svg" > "$out/gpu_compile.txt" 2>&1
+    ;;
+  peers)
+    "$py" bench/make_corpus.py "$work/peers" torch_compile --count 24 --device cuda
+    pre=torch,torch._dynamo,torch._inductor
+    row() { # name, then the command; fresh compiler caches, whole-command wall time in $out/NAME.*.wall
+      local name=$1 file=$2; shift 2
+      export TORCHINDUCTOR_CACHE_DIR=$work/cache-$name/inductor TRITON_CACHE_DIR=$work/cache-$name/triton
+      local t0=$(date +%s.%N)
+      "$@" > "$out/$name.log" 2>&1
+      "$py" -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$t0" > "$file.wall"
+    }
+    row warm "$out/peers_warm.jsonl" env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$pre" --timeout 600 -o "$out/peers_warm.jsonl" "$work/peers"
+    row warm_torch_only "$out/peers_warm1.jsonl" env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload torch --timeout 600 -o "$out/peers_warm1.jsonl" "$work/peers"
+    row forkserver "$out/peers_forkserver.json" "$py" bench/peers.py forkserver -j 8 --preload "$pre" --json "$out/peers_forkserver.json" "$work"/peers/*.py
+    row reused "$out/peers_reused.json" "$py" bench/peers.py reused -j 8 --preload "$pre" --json "$out/peers_reused.json" "$work"/peers/*.py
+    row subprocess "$out/peers_subprocess.jsonl" "$runner" batch -q -j 8 --mode subprocess --timeout 600 -o "$out/peers_subprocess.jsonl" "$work/peers"
+    unset TORCHINDUCTOR_CACHE_DIR TRITON_CACHE_DIR
+    "$py" bench/compare.py warm="$out/peers_warm.jsonl" "warm, --preload torch"="$out/peers_warm1.jsonl" \
+      "forkserver peer"="$out/peers_forkserver.json" "reused pool peer (not faithful)"="$out/peers_reused.json" \
+      "python prog.py, pool of 8"="$out/peers_subprocess.jsonl" > "$out/peers.md"
+    ;;
+  sticky)
+    mkdir -p "$work/sticky"
+    printf 'import torch\nx = torch.zeros(4, device="cuda")\nprint(x[torch.tensor([10], device="cuda")].item())\n' > "$work/sticky/1_assert.py"
+    printf 'import torch\nprint((torch.ones(4, device="cuda") * 2).sum().item())\n' > "$work/sticky/2_after.py"
+    RUNNER_DEBUG=1 "$runner" batch -j 1 --preload torch -o "$out/sticky.jsonl" "$work/sticky" > "$out/sticky.txt" 2>&1
     ;;
   esac
 done

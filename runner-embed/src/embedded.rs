@@ -344,6 +344,9 @@ impl Watched for ExecutorRun<'_> {
                     self.reusable = done.reusable;
                     self.ex.program_time = Some(done.program_time);
                     if debug_enabled() {
+                        if let Some(timings) = &done.timings {
+                            eprintln!("runner: debug: executor {}: end of program: {timings}", self.ex.pid);
+                        }
                         match &done.reason {
                             Some(reason) => {
                                 eprintln!("runner: debug: executor {} retired: {reason}", self.ex.pid)

@@ -276,7 +276,28 @@ def _check_abc_registries():
     return None
 
 
+def _callback_module(func):
+    """The name of the module that defined a callback (through partials and bound methods)."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    func = getattr(func, "__func__", func)
+    module = getattr(func, "__module__", None)
+    return module if isinstance(module, str) else None
+
+
 def _library_modules(added):
+    """Which of the modules a program added to sys.modules stay (_library_closure()), from now on
+    watched and restored like the zygote's."""
+    keep = _library_closure(added)
+    modules = sys.modules
+    for name in keep:
+        if name not in _base.zygote_modules and not _is_installed_package(modules[name]):
+            _watch_std_module(name, modules[name])
+    _base.library_modules.update(keep)
+    return keep
+
+
+def _library_closure(added):
     """Which of the modules a program added to sys.modules stay, as if preloaded. An installed
     package (and its C state) cannot be unloaded, and importing it a second time in one process is
     not what a fresh python does (numpy warns "reloaded", torch registers its operators twice): what a
@@ -310,10 +331,6 @@ def _library_modules(added):
                 keep.append(name)
                 pending.append(name)
                 name = name.rpartition(".")[0]
-    for name in keep:
-        if name not in _base.zygote_modules and not _is_installed_package(modules[name]):
-            _watch_std_module(name, modules[name])
-    _base.library_modules.update(keep)
     return keep
 
 
@@ -518,11 +535,8 @@ def _is_library_callback(func):
     """Whether a finalizer's callback is library machinery. The compiler's own (dynamo's guards
     invalidate compiled code when what they guard dies) belong to the compiled program, which is
     program state: they run at its exit, as in python."""
-    while isinstance(func, functools.partial):
-        func = func.func
-    func = getattr(func, "__func__", func)
-    module = getattr(func, "__module__", None)
-    if not isinstance(module, str) or module.startswith("torch._dynamo"):
+    module = _callback_module(func)
+    if module is None or module.startswith("torch._dynamo"):
         return False
     return _is_installed_package(sys.modules.get(module))
 
@@ -543,8 +557,15 @@ def _run_threading_atexits():
     hooks = getattr(threading, "_threading_atexits", None)
     if hooks is None or hooks == _base.threading_atexits:
         return
+    # Those of library machinery (concurrent.futures' hook, when a package's pool imported it) are
+    # left alone: they would shut down the pools that stay with the executor.
+    modules = sys.modules
+    library = set(_library_closure([n for n in modules if n not in _base.modules]))
+    own = [h for h in hooks[len(_base.threading_atexits):] if _callback_module(h) not in library]
+    if not own:
+        return
     main = threading._main_thread
-    threading._threading_atexits = hooks[len(_base.threading_atexits):]
+    threading._threading_atexits = own
     threading._main_thread = _NotMainThread
     try:
         threading._shutdown()
@@ -756,6 +777,25 @@ _SYS_DELETES = (
 )
 
 
+# RUNNER_DEBUG: (label, time) at each step of the end of the current program.
+_marks = []
+
+
+def _mark(label):
+    if _base.debug:
+        _marks.append((label, time.perf_counter()))
+
+
+def debug_timings():
+    """RUNNER_DEBUG's account of where the end of the last program went (its exit, teardown and the
+    restore), as text; None without RUNNER_DEBUG."""
+    if not _base.debug or len(_marks) < 2:
+        return None
+    text = ", ".join(f"{label} {t - before:.3f} s" for (_, before), (label, t) in zip(_marks, _marks[1:]))
+    _marks.clear()
+    return text
+
+
 def end_program(d, status, payload, last):
     """The first half of the end of a program that the Rust side ran: the exit status, then
     Py_FinalizeEx's thread shutdown and atexit handlers. Returns (returncode, keyboard_interrupt,
@@ -768,6 +808,8 @@ def end_program(d, status, payload, last):
     program, so python's own thread shutdown is used; otherwise the executor goes on only if the
     program left no thread behind and its state can be restored.
     """
+    _marks.clear()
+    _mark("end")
     kbd = status == 1 and bool(payload)
     if status == 2:
         code = _exit_code(payload)
@@ -790,10 +832,12 @@ def end_program(d, status, payload, last):
         # wait_for_thread_shutdown(): PyErr_WriteUnraisable(threading module); the exit goes on.
         _write_unraisable(_without_our_frames(e), threading)
         reusable, reason = False, "a threading exit hook failed"
+    _mark("threads")
     held = () if last else _hold_library_finalizers()
     atexit._run_exitfuncs()
     for info in held:
         info.atexit = True
+    _mark("atexit")
     global _probe_ref
     probe = _Probe()
     d[_PROBE_KEY] = probe
@@ -818,6 +862,7 @@ def finalize(code, kbd, flushed, reusable, reason):
                 pass
     if gc.isenabled():
         gc.collect()
+    _mark("collection")
     # Under gc.DEBUG_SAVEALL python's shutdown keeps whatever its collections find (and all it refers
     # to, the program's streams maybe) in gc.garbage, never finalized: only that shutdown can say
     # which buffered output is lost, so the executor ends with it, __main__ still in place.
@@ -826,6 +871,7 @@ def finalize(code, kbd, flushed, reusable, reason):
         why = _drop_compiled_code()
         if why is not None:
             reusable, reason = False, why
+        _mark("dynamo reset")
     if saveall or _teardown_main():
         # python's shutdown finalizes the program's streams (flushing them) when nothing else holds
         # them: nothing of runner's may.
@@ -864,6 +910,7 @@ def finalize(code, kbd, flushed, reusable, reason):
         except BaseException:
             # What it could not write would reach the next program's output when the stream dies.
             reusable, reason = False, "a standard stream of the program could not be flushed"
+    _mark("teardown")
     if not flushed:
         code = 120
     if kbd:
@@ -871,6 +918,7 @@ def finalize(code, kbd, flushed, reusable, reason):
     if reusable:
         reason = _restore()
         reusable = reason is None
+        _mark("restore")
     return code, reusable, reason, False
 
 

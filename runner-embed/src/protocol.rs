@@ -81,6 +81,9 @@ pub struct ProgramDone {
     pub reason: Option<String>,
     /// Seconds from the program's first line to the end of its finalisation.
     pub program_time: f64,
+    /// With RUNNER_DEBUG: where the end of the program went (exit, teardown, restore).
+    #[serde(default)]
+    pub timings: Option<String>,
 }
 
 /// A connected pair of sequenced-packet sockets, close-on-exec.

@@ -269,17 +269,48 @@ unsafe fn note_library_thread(args: *mut pyo3::ffi::PyObject) {
     }
 }
 
-/// Installs the audit watch; called once in the zygote after the interpreter is up, with executor.py
-/// loaded (its `_STDLIB` and `_library_threads`).
-pub fn install_audit_watch(executor: &pyo3::Bound<'_, pyo3::types::PyModule>) {
+/// `_thread.start_new_thread`, which threading's `Thread.start()` calls through the module global
+/// `threading._start_new_thread` in Python 3.8-3.12 (3.13 audits thread starts instead).
+static START_NEW_THREAD: std::sync::OnceLock<pyo3::Py<pyo3::PyAny>> = std::sync::OnceLock::new();
+
+/// Stands in for `threading._start_new_thread`: notes a thread that an installed package starts,
+/// then starts it. A built-in function, so no frame of runner's shows in a traceback.
+#[pyo3::pyfunction]
+#[pyo3(signature = (function, args, kwargs = None))]
+fn start_new_thread<'py>(
+    py: pyo3::Python<'py>,
+    function: pyo3::Bound<'py, pyo3::PyAny>,
+    args: pyo3::Bound<'py, pyo3::PyAny>,
+    kwargs: Option<pyo3::Bound<'py, pyo3::PyAny>>,
+) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
     use pyo3::prelude::*;
-    let stdlib = executor.getattr("_STDLIB").and_then(|s| s.extract::<String>());
-    let threads = executor.getattr("_library_threads");
-    if let (Ok(stdlib), Ok(threads)) = (stdlib, threads) {
-        let mut stdlib = stdlib.into_bytes();
-        stdlib.push(b'/');
-        let _ = WATCH.set(Watch { stdlib, library_threads: threads.unbind() });
+    if started_by() == Some(Starter::Library) {
+        if let (Some(watch), Ok(thread)) = (WATCH.get(), function.getattr("__self__")) {
+            let _ = watch.library_threads.bind(py).call_method1("add", (thread,));
+        }
+    }
+    let real = START_NEW_THREAD.get().expect("installed before use").bind(py);
+    match kwargs {
+        Some(kwargs) => real.call1((function, args, kwargs)),
+        None => real.call1((function, args)),
+    }
+}
+
+/// Installs the watches; called once in the zygote after the preloads and before the baseline is
+/// recorded (so that the baseline holds them), with executor.py loaded (its `_STDLIB` and
+/// `_library_threads`): the audit hook, and the thread-start watch of Pythons before 3.13.
+pub fn install_watch(executor: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
+    use pyo3::prelude::*;
+    let py = executor.py();
+    let mut stdlib = executor.getattr("_STDLIB")?.extract::<String>()?.into_bytes();
+    stdlib.push(b'/');
+    let _ = WATCH.set(Watch { stdlib, library_threads: executor.getattr("_library_threads")?.unbind() });
+    let threading = py.import("threading")?;
+    if let Ok(real) = threading.getattr("_start_new_thread") {
+        let _ = START_NEW_THREAD.set(real.unbind());
+        threading.setattr("_start_new_thread", pyo3::wrap_pyfunction!(start_new_thread, py)?)?;
     }
     // SAFETY: PySys_AddAuditHook with a C function that never raises.
     unsafe { PySys_AddAuditHook(Some(audit_watch), std::ptr::null_mut()) };
+    Ok(())
 }

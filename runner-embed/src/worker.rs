@@ -67,7 +67,6 @@ fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
             return Ok(());
         }
     };
-    Python::attach(|py| crate::state::install_audit_watch(executor.bind(py)));
     let version = Python::attach(|_| Python::version_str().to_string());
     protocol::send(sock.as_fd(), &FromZygote::Ready { version }, &[])?;
     serve(sock, executor)
@@ -95,6 +94,7 @@ fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> 
     for name in &setup.preload {
         py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
     }
+    crate::state::install_watch(&module).map_err(describe)?;
     module.call_method1("capture_baseline", (setup.argv0.as_str(),)).map_err(describe)?;
     Ok(module.unbind())
 }
@@ -501,7 +501,8 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
                 // address space takes a while), then say how it ended.
                 let _ = unix::dup2_raw(devnull.as_raw_fd(), 1);
                 let _ = unix::dup2_raw(devnull.as_raw_fd(), 2);
-                let done = ProgramDone { returncode: code, reusable: false, reason, program_time };
+                let done =
+                    ProgramDone { returncode: code, reusable: false, reason, program_time, timings: None };
                 let _ = protocol::send(sock.as_fd(), &done, &[]);
             }
             if kbd {
@@ -521,7 +522,8 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
             Some(Err(why)) => (false, Some(why)),
             _ => (reusable, reason),
         };
-        let done = ProgramDone { returncode: code, reusable, reason, program_time };
+        let timings = executor.call_method0("debug_timings").and_then(|t| t.extract()).unwrap_or(None);
+        let done = ProgramDone { returncode: code, reusable, reason, program_time, timings };
         if protocol::send(sock.as_fd(), &done, &[]).is_err() || !reusable {
             exit_now(0);
         }

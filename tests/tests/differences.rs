@@ -208,3 +208,49 @@ fn installed_packages_stay_imported_in_warm_mode() {
     assert_eq!(batch_stdout("fork", &progs, &[], &[])[1], "False\n10\n");
     assert_eq!(batch_stdout("warm", &progs, &[], &[])[1], "True\n10\n");
 }
+
+#[test]
+fn globals_of_a_compiled_program_are_finalized_in_warm_mode() {
+    require_module("torch");
+    let p = program("compiled_globals.py");
+    assert_eq!(python_stdout(&p, &[]), "end\n");
+    let preload = ["--preload", "torch"];
+    assert_eq!(batch_stdout("fork", std::slice::from_ref(&p), &[], &preload), ["end\n"]);
+    assert_eq!(batch_stdout("warm", std::slice::from_ref(&p), &[], &preload), ["end\ndel D\n"]);
+}
+
+#[test]
+fn standard_modules_an_installed_package_imported_stay_in_warm_mode() {
+    require_module("torch");
+    let programs = [program("library_imports_mutate.py"), program("library_imports_zcheck.py")];
+    assert_eq!(python_stdout(&programs[1], &[]), "False\n");
+    let preload = ["--preload", "torch"];
+    assert_eq!(batch_stdout("fork", &programs, &[], &preload)[1], "False\n");
+    assert_eq!(batch_stdout("warm", &programs, &[], &preload)[1], "True\n");
+}
+
+#[test]
+fn threads_that_installed_packages_start_stay_running_in_warm_mode() {
+    let site = program("site-packages");
+    let env = [("PYTHONPATH", site.to_str().unwrap())];
+    let programs = [program("library_thread_mutate.py"), program("library_thread_zcheck.py")];
+    assert_eq!(python_stdout(&programs[1], &env), "1\n");
+    assert_eq!(batch_stdout("fork", &programs, &env, &[]), ["3\n", "1\n"]);
+    assert_eq!(batch_stdout("warm", &programs, &env, &[]), ["3\n", "2\n"]);
+    // The executor went on after the package started its pool; a pool of the program's own is the
+    // program's state and ends the executor.
+    let said = |programs: &[PathBuf]| {
+        let out = runner()
+            .args(["batch", "-q", "--workers", "1", "--mode", "warm", "--output", "/dev/null"])
+            .args(programs)
+            .envs(env)
+            .env("RUNNER_DEBUG", "1")
+            .output()
+            .unwrap();
+        text(&out.stderr)
+    };
+    let kept = said(&programs[..1]);
+    assert!(kept.contains("kept for the next program") && !kept.contains("retired"), "{kept}");
+    let replaced = said(&[program("program_thread.py")]);
+    assert!(replaced.contains("retired: the program left threads running"), "{replaced}");
+}

@@ -1,0 +1,5 @@
+import sys
+
+import torch  # noqa: F401
+
+print("decimal" in sys.modules)

@@ -1,0 +1,3 @@
+import fake_pool
+
+print(fake_pool.start())
