@@ -499,6 +499,10 @@ def _quiet_threads():
 # machinery, like torch's compile-worker pool, that stays with the warm executor.
 _library_threads = weakref.WeakSet()
 
+# Exit handlers that installed packages registered, (func, args, kwargs) (the Rust side's
+# atexit.register puts them here): library machinery that a warm program's exit leaves alone.
+_library_exit_handlers = []
+
 # The library threads already accepted as part of the executor.
 _accepted_threads = weakref.WeakSet()
 
@@ -514,6 +518,17 @@ def _is_library_thread(thread):
     target = getattr(thread, "_target", None)
     module = getattr(target, "__module__", None) or type(thread).__module__
     return _is_installed_package(sys.modules.get(module))
+
+
+def _run_library_exit_handlers():
+    """At the process's real end, the exit handlers of installed packages run as python runs them
+    (newest first, after the program's, which are newer), an error reported as atexit reports it."""
+    while _library_exit_handlers:
+        func, args, kwargs = _library_exit_handlers.pop()
+        try:
+            func(*args, **kwargs)
+        except BaseException as e:
+            _write_unraisable(_without_our_frames(e), func)
 
 
 def _hold_library_finalizers():
@@ -837,6 +852,8 @@ def end_program(d, status, payload, last):
     atexit._run_exitfuncs()
     for info in held:
         info.atexit = True
+    if last:
+        _run_library_exit_handlers()
     _mark("atexit")
     global _probe_ref
     probe = _Probe()

@@ -169,6 +169,8 @@ enum Starter {
 struct Watch {
     stdlib: Vec<u8>,
     library_threads: pyo3::Py<pyo3::PyAny>,
+    /// executor.py's `_library_exit_handlers`: (func, args, kwargs) of installed packages.
+    library_exit_handlers: pyo3::Py<pyo3::PyAny>,
 }
 
 static WATCH: std::sync::OnceLock<Watch> = std::sync::OnceLock::new();
@@ -296,6 +298,71 @@ fn start_new_thread<'py>(
     }
 }
 
+/// `atexit.register` and `atexit.unregister` themselves.
+static ATEXIT: std::sync::OnceLock<(pyo3::Py<pyo3::PyAny>, pyo3::Py<pyo3::PyAny>)> =
+    std::sync::OnceLock::new();
+
+/// Whether the Python code that called the running built-in is an installed package's.
+fn called_from_installed_package() -> bool {
+    // SAFETY: called from a built-in, with the GIL held; the frame is borrowed.
+    unsafe {
+        let frame = pyo3::ffi::PyEval_GetFrame();
+        !frame.is_null() && code_filename(frame).is_some_and(|f| is_installed(&f))
+    }
+}
+
+/// Stands in for `atexit.register`. An exit handler that an installed package registers (torch's
+/// compiler registers the shutdown of its compile-worker pool when its modules are imported) is library
+/// machinery: it goes to executor.py's `_library_exit_handlers`, which a warm program's exit leaves
+/// alone, instead of running at the end of the program that happened to import the package.
+#[pyo3::pyfunction]
+#[pyo3(name = "register", signature = (func, *args, **kwargs))]
+fn atexit_register<'py>(
+    func: pyo3::Bound<'py, pyo3::PyAny>,
+    args: pyo3::Bound<'py, pyo3::types::PyTuple>,
+    kwargs: Option<pyo3::Bound<'py, pyo3::types::PyDict>>,
+) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
+    use pyo3::prelude::*;
+    let py = func.py();
+    if called_from_installed_package() {
+        if let Some(watch) = WATCH.get() {
+            let kwargs = match kwargs {
+                Some(k) => k.into_any(),
+                None => pyo3::types::PyDict::new(py).into_any(),
+            };
+            watch.library_exit_handlers.bind(py).call_method1("append", ((&func, args, kwargs),))?;
+            return Ok(func);
+        }
+    }
+    let (register, _) = ATEXIT.get().expect("installed before use");
+    let mut call = vec![func];
+    call.extend(args.iter());
+    register.bind(py).call(pyo3::types::PyTuple::new(py, call)?, kwargs.as_ref())
+}
+
+/// Stands in for `atexit.unregister`: also forgets a library's handler.
+#[pyo3::pyfunction]
+#[pyo3(name = "unregister")]
+fn atexit_unregister<'py>(
+    func: pyo3::Bound<'py, pyo3::PyAny>,
+) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
+    use pyo3::prelude::*;
+    let py = func.py();
+    if let Some(watch) = WATCH.get() {
+        let handlers = watch.library_exit_handlers.bind(py);
+        let kept = pyo3::types::PyList::empty(py);
+        for entry in handlers.try_iter()? {
+            let entry = entry?;
+            if !entry.get_item(0)?.eq(&func)? {
+                kept.append(entry)?;
+            }
+        }
+        handlers.call_method1("__setitem__", (pyo3::types::PySlice::full(py), kept))?;
+    }
+    let (_, unregister) = ATEXIT.get().expect("installed before use");
+    unregister.bind(py).call1((func,))
+}
+
 /// Installs the watches; called once in the zygote after the preloads and before the baseline is
 /// recorded (so that the baseline holds them), with executor.py loaded (its `_STDLIB` and
 /// `_library_threads`): the audit hook, and the thread-start watch of Pythons before 3.13.
@@ -304,7 +371,15 @@ pub fn install_watch(executor: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3:
     let py = executor.py();
     let mut stdlib = executor.getattr("_STDLIB")?.extract::<String>()?.into_bytes();
     stdlib.push(b'/');
-    let _ = WATCH.set(Watch { stdlib, library_threads: executor.getattr("_library_threads")?.unbind() });
+    let _ = WATCH.set(Watch {
+        stdlib,
+        library_threads: executor.getattr("_library_threads")?.unbind(),
+        library_exit_handlers: executor.getattr("_library_exit_handlers")?.unbind(),
+    });
+    let atexit = py.import("atexit")?;
+    let _ = ATEXIT.set((atexit.getattr("register")?.unbind(), atexit.getattr("unregister")?.unbind()));
+    atexit.setattr("register", pyo3::wrap_pyfunction!(atexit_register, py)?)?;
+    atexit.setattr("unregister", pyo3::wrap_pyfunction!(atexit_unregister, py)?)?;
     let threading = py.import("threading")?;
     if let Ok(real) = threading.getattr("_start_new_thread") {
         let _ = START_NEW_THREAD.set(real.unbind());

@@ -254,3 +254,13 @@ fn threads_that_installed_packages_start_stay_running_in_warm_mode() {
     let replaced = said(&[program("program_thread.py")]);
     assert!(replaced.contains("retired: the program left threads running"), "{replaced}");
 }
+
+#[test]
+fn exit_handlers_that_installed_packages_register_do_not_run_in_warm_mode() {
+    let site = program("site-packages");
+    let env = [("PYTHONPATH", site.to_str().unwrap())];
+    let p = program("library_atexit.py");
+    assert_eq!(python_stdout(&p, &env), "main\nfake_exit: bye\n");
+    assert_eq!(batch_stdout("fork", std::slice::from_ref(&p), &env, &[]), ["main\nfake_exit: bye\n"]);
+    assert_eq!(batch_stdout("warm", std::slice::from_ref(&p), &env, &[]), ["main\n"]);
+}

@@ -1,0 +1,3 @@
+import fake_exit  # noqa: F401
+
+print("main")
