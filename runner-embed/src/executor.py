@@ -1157,7 +1157,8 @@ def _restore():
     c_state = {name: _c_state.get(name, modules.get(name)) for name in _C_STATE_MODULES}
     _c_state.clear()
     added = [n for n in modules if n not in b.modules]
-    for name in _library_modules(added):
+    adopted = _library_modules(added)
+    for name in adopted:
         b.modules[name] = modules[name]
     for name in (n for n in added if n not in b.modules):
         mod = modules.pop(name, None)
@@ -1292,6 +1293,11 @@ def _restore():
     _library_started = False
     if not _quiet_threads():
         return "threads appeared while restoring"
+    if adopted:
+        # The packages the program imported now live as long as the executor, like the zygote's
+        # preloads: their objects leave the collections too, which otherwise would walk all of
+        # torch's compiler at the end of every later program (the garbage of this one is gone).
+        gc.freeze()
     global _clean_versions
     _clean_versions = _dict_versions(b.std_dicts)
     return None

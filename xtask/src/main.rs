@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
-//! - `test`: create or reuse the cached test Python environment (numpy, torch), then run every test.
+//! - `test`: create or reuse the cached test Python environments (numpy, torch; the newest torch),
+//!   then run every test, and the torch tests once more against the newest torch.
 //! - `demo`: the main job: build runner and run the bundled example programs.
 //! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md.
 //! - `testenv`: only create or reuse the test environment and print its Python.
@@ -95,7 +96,19 @@ fn test(extra: &[String]) -> Result<()> {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
     cmd.args(extra).current_dir(&root).env("RUNNER_TEST_PYTHON", &python);
-    run(&mut cmd)
+    let all = run(&mut cmd);
+    // The torch tests once more, against the newest torch: warm mode's torch-aware resets must hold
+    // on every torch a user has.
+    let newest = testenv::ensure_from(&root, "tests/requirements-newest.txt")?;
+    let mut cmd = Command::new("cargo");
+    if has_nextest() {
+        cmd.args(["nextest", "run", "-p", "runner-tests", "--test", "torch_state", "--no-fail-fast"]);
+    } else {
+        cmd.args(["test", "-p", "runner-tests", "--test", "torch_state", "--no-fail-fast"]);
+    }
+    cmd.current_dir(&root).env("RUNNER_TEST_PYTHON", &newest);
+    let torch_newest = run(&mut cmd);
+    all.and(torch_newest)
 }
 
 fn demo() -> Result<()> {

@@ -1,6 +1,7 @@
-//! The test Python environment: a venv with the pinned packages of `tests/requirements.txt`, created
-//! once and cached outside the checkout under a name derived from a hash of the requirements and the
-//! base interpreter's version, so every later run (CI included) reuses it.
+//! The test Python environments: venvs with the pinned packages of `tests/requirements.txt` (the main
+//! one) and `tests/requirements-newest.txt` (the newest torch), each created once and cached outside
+//! the checkout under a name derived from a hash of its requirements and the base interpreter's
+//! version, so every later run (CI included) reuses it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,9 +9,14 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-/// Returns the test environment's `bin/python`, creating the environment first if needed.
+/// The main test environment's `bin/python`, creating the environment first if needed.
 pub fn ensure(root: &Path) -> Result<PathBuf> {
-    let requirements = root.join("tests/requirements.txt");
+    ensure_from(root, "tests/requirements.txt")
+}
+
+/// The `bin/python` of the environment of the requirements file `file` (relative to the root).
+pub fn ensure_from(root: &Path, file: &str) -> Result<PathBuf> {
+    let requirements = root.join(file);
     let pinned =
         std::fs::read(&requirements).with_context(|| format!("reading {}", requirements.display()))?;
     let base = base_python();
