@@ -8,6 +8,7 @@
 # peers:   the compile corpus (24 programs, -j 8, fresh compiler caches for each row) run by runner warm,
 #          runner subprocess (python prog.py in a pool), and the peers of peers.py (a forkserver with
 #          the same preloads, a reused pool); whole-command wall times; compare.py makes the table
+# eager-peers: the same for the eager corpus (64 programs, --preload torch)
 # sticky:  a device-side assert followed by a passing CUDA program on the same warm worker
 set -uo pipefail
 runner=$1 out=$2
@@ -49,25 +50,31 @@ PY
     "$runner" bench "$work/compile" --preload torch,torch._dynamo,torch._inductor --repeat 1 --timeout 300 \
       --json "$out/gpu_compile.json" --markdown "$out/gpu_compile.md" --chart "$out/gpu_compile.svg" > "$out/gpu_compile.txt" 2>&1
     ;;
-  peers)
-    "$py" bench/make_corpus.py "$work/peers" torch_compile --count 24 --device cuda
-    pre=torch,torch._dynamo,torch._inductor
-    row() { # name, then the command; fresh compiler caches, whole-command wall time in $out/NAME.*.wall
+  peers | eager-peers)
+    # The same rows for the compile corpus (24 programs) and the eager corpus (64 programs).
+    if [ "$step" = peers ]; then kind=torch_compile n=24 tag=peers pre=torch,torch._dynamo,torch._inductor
+    else kind=torch_eager n=64 tag=eager_peers pre=torch; fi
+    "$py" bench/make_corpus.py "$work/$tag" $kind --count $n --device cuda
+    row() { # name, result file, then the command; fresh compiler caches; whole-command wall time
       local name=$1 file=$2; shift 2
-      export TORCHINDUCTOR_CACHE_DIR=$work/cache-$name/inductor TRITON_CACHE_DIR=$work/cache-$name/triton
+      export TORCHINDUCTOR_CACHE_DIR=$work/cache-$tag-$name/inductor TRITON_CACHE_DIR=$work/cache-$tag-$name/triton
       local t0=$(date +%s.%N)
-      "$@" > "$out/$name.log" 2>&1
+      "$@" > "$out/$tag.$name.log" 2>&1
       "$py" -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$t0" > "$file.wall"
     }
-    row warm "$out/peers_warm.jsonl" env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$pre" --timeout 600 -o "$out/peers_warm.jsonl" "$work/peers"
-    row warm_torch_only "$out/peers_warm1.jsonl" env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload torch --timeout 600 -o "$out/peers_warm1.jsonl" "$work/peers"
-    row forkserver "$out/peers_forkserver.json" "$py" bench/peers.py forkserver -j 8 --preload "$pre" --json "$out/peers_forkserver.json" "$work"/peers/*.py
-    row reused "$out/peers_reused.json" "$py" bench/peers.py reused -j 8 --preload "$pre" --json "$out/peers_reused.json" "$work"/peers/*.py
-    row subprocess "$out/peers_subprocess.jsonl" "$runner" batch -q -j 8 --mode subprocess --timeout 600 -o "$out/peers_subprocess.jsonl" "$work/peers"
+    row warm "$out/${tag}_warm.jsonl" env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$pre" --timeout 600 -o "$out/${tag}_warm.jsonl" "$work/$tag"
+    if [ "$step" = peers ]; then
+      row warm_torch_only "$out/${tag}_warm1.jsonl" env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload torch --timeout 600 -o "$out/${tag}_warm1.jsonl" "$work/$tag"
+    fi
+    row forkserver "$out/${tag}_forkserver.json" "$py" bench/peers.py forkserver -j 8 --preload "$pre" --json "$out/${tag}_forkserver.json" "$work/$tag"/*.py
+    row reused "$out/${tag}_reused.json" "$py" bench/peers.py reused -j 8 --preload "$pre" --json "$out/${tag}_reused.json" "$work/$tag"/*.py
+    row subprocess "$out/${tag}_subprocess.jsonl" "$runner" batch -q -j 8 --mode subprocess --timeout 600 -o "$out/${tag}_subprocess.jsonl" "$work/$tag"
     unset TORCHINDUCTOR_CACHE_DIR TRITON_CACHE_DIR
-    "$py" bench/compare.py warm="$out/peers_warm.jsonl" "warm, --preload torch"="$out/peers_warm1.jsonl" \
-      "forkserver peer"="$out/peers_forkserver.json" "reused pool peer (not faithful)"="$out/peers_reused.json" \
-      "python prog.py, pool of 8"="$out/peers_subprocess.jsonl" > "$out/peers.md"
+    rows=(warm="$out/${tag}_warm.jsonl")
+    [ "$step" = peers ] && rows+=("warm, --preload torch"="$out/${tag}_warm1.jsonl")
+    "$py" bench/compare.py "${rows[@]}" "forkserver peer"="$out/${tag}_forkserver.json" \
+      "reused pool peer (not faithful)"="$out/${tag}_reused.json" \
+      "python prog.py, pool of 8"="$out/${tag}_subprocess.jsonl" > "$out/$tag.md"
     ;;
   sticky)
     mkdir -p "$work/sticky"

@@ -3,8 +3,10 @@
 //! measures per mode the time to the first result (engine start-up included: zygote and preloads),
 //! runner's per-program overhead, total wall time, throughput and peak memory of the runner and all
 //! its processes, the speedup against `subprocess`, and two floors: `python -c pass` and a bare
-//! fork + exit + wait of the preloaded zygote. It prints a table and can write JSON, Markdown and an
-//! SVG chart of per-program times.
+//! fork + exit + wait of the preloaded zygote. With `--peers` it also times, in the same rounds, what a
+//! user would write instead (`bench/peers.py`: a preloaded multiprocessing forkserver with a fresh
+//! child per program, and a reused pool that resets nothing) and gives every mode's ratios against
+//! them. It prints a table and can write JSON, Markdown and an SVG chart of per-program times.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,9 +28,54 @@ use crate::settings::{self, SettingsError};
 /// How many times each floor is measured per round.
 const FLOOR_SAMPLES: usize = 10;
 
-/// One mode's run over the corpus in one round.
+/// The peers, written by hand the way a user would (bench/peers.py), run with the selected Python.
+const PEERS_PY: &str = include_str!("../../bench/peers.py");
+
+/// What a user would run instead of runner.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Peer {
+    /// A multiprocessing forkserver with the same preloads and a fresh child per program.
+    Forkserver,
+    /// Processes forked from that forkserver and reused for program after program, with no reset:
+    /// not faithful, the upper bound on speed.
+    Reused,
+}
+
+impl Peer {
+    fn arg(self) -> &'static str {
+        match self {
+            Peer::Forkserver => "forkserver",
+            Peer::Reused => "reused",
+        }
+    }
+}
+
+/// One row of the report: a mode of runner's, or a peer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Contender {
+    Runner(Mode),
+    Peer(Peer),
+}
+
+impl std::fmt::Display for Contender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Contender::Runner(mode) => write!(f, "{mode}"),
+            Contender::Peer(Peer::Forkserver) => f.write_str("peer: forkserver"),
+            Contender::Peer(Peer::Reused) => f.write_str("peer: reused pool (not faithful)"),
+        }
+    }
+}
+
+impl Serialize for Contender {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One contender's run over the corpus in one round.
 struct ModeRun {
-    mode: Mode,
+    mode: Contender,
     first_result: f64,
     wall: f64,
     peak_memory: u64,
@@ -59,7 +106,7 @@ struct Floors {
 
 #[derive(Serialize)]
 struct ModeStats {
-    mode: Mode,
+    mode: Contender,
     /// Median over rounds, seconds from the start of the mode's run (engine start-up included).
     first_result: f64,
     /// Per-program overhead (duration minus the program's own time), median and 90th percentile.
@@ -78,8 +125,18 @@ struct ModeStats {
     /// start-up of the engine left out.
     speedup_per_program: Option<Spread>,
     failures: usize,
+    /// Against each peer run in the same invocation: its median program time over this mode's, per
+    /// round, and likewise its wall time (runner's modes only).
+    against: Vec<Against>,
     /// Every program duration of every round (for charts).
     durations: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct Against {
+    peer: Contender,
+    per_program: Spread,
+    wall: Spread,
 }
 
 #[derive(Serialize, Clone, Copy)]
@@ -97,6 +154,12 @@ pub fn execute(cmd: BenchCmd) -> Result<i32, CliError> {
         return Err(SettingsError::BadValue { flag: "CORPUS", reason: "no .py programs found".into() }.into());
     }
     let modes = parse_modes(&cmd.modes)?;
+    let peers = parse_peers(&cmd.peers)?;
+    let contenders: Vec<Contender> = modes
+        .iter()
+        .map(|&m| Contender::Runner(m))
+        .chain(peers.iter().map(|&p| Contender::Peer(p)))
+        .collect();
     if cmd.repeat == 0 || cmd.workers == 0 {
         return Err(SettingsError::BadValue {
             flag: "--repeat/--workers",
@@ -110,24 +173,30 @@ pub fn execute(cmd: BenchCmd) -> Result<i32, CliError> {
     let mut fork_floor = Vec::new();
     for round in 0..cmd.repeat {
         python_floor.extend(time_python_c_pass(&base.python, FLOOR_SAMPLES));
-        for k in 0..modes.len() {
-            let mode = modes[(k + round) % modes.len()];
-            let mut config = base.clone();
-            config.mode = mode;
+        for k in 0..contenders.len() {
+            let contender = contenders[(k + round) % contenders.len()];
             if !cmd.quiet {
                 eprintln!(
-                    "runner bench: round {}/{}, {mode} mode, {} programs",
+                    "runner bench: round {}/{}, {contender}, {} programs",
                     round + 1,
                     cmd.repeat,
                     programs.len()
                 );
             }
-            let (run, floors) = run_mode(&config, &programs, cmd.workers)?;
-            fork_floor.extend(floors);
-            runs.push(run);
+            match contender {
+                Contender::Runner(mode) => {
+                    let mut config = base.clone();
+                    config.mode = mode;
+                    let (run, floors) = run_mode(&config, &programs, cmd.workers)?;
+                    fork_floor.extend(floors);
+                    runs.push(run);
+                }
+                Contender::Peer(peer) => runs.push(run_peer(&base, &programs, cmd.workers, peer)?),
+            }
         }
     }
-    let report = summarise(&cmd, &base, python_version, &programs, &modes, &runs, &python_floor, &fork_floor);
+    let report =
+        summarise(&cmd, &base, python_version, &programs, &contenders, &runs, &python_floor, &fork_floor);
     print_table(&report);
     if let Some(path) = &cmd.json {
         let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
@@ -178,6 +247,91 @@ fn parse_modes(list: &str) -> Result<Vec<Mode>, SettingsError> {
         return Err(SettingsError::BadValue { flag: "--modes", reason: "no mode given".into() });
     }
     Ok(modes)
+}
+
+fn parse_peers(list: &str) -> Result<Vec<Peer>, SettingsError> {
+    let mut peers = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let peer = match name {
+            "forkserver" => Peer::Forkserver,
+            "reused" => Peer::Reused,
+            other => {
+                return Err(SettingsError::BadValue {
+                    flag: "--peers",
+                    reason: format!("{other:?} is not one of forkserver, reused"),
+                })
+            }
+        };
+        if !peers.contains(&peer) {
+            peers.push(peer);
+        }
+    }
+    Ok(peers)
+}
+
+/// Runs the corpus once through a peer (bench/peers.py, with the configured Python, preloads and
+/// environment); its per-program durations come from its report.
+fn run_peer(
+    config: &RunConfig,
+    programs: &[PathBuf],
+    workers: usize,
+    peer: Peer,
+) -> Result<ModeRun, CliError> {
+    let unwritable =
+        |path: &Path, source: std::io::Error| SettingsError::Unwritable { path: path.to_path_buf(), source };
+    let dir = tempfile::tempdir().map_err(|e| unwritable(&std::env::temp_dir(), e))?;
+    let script = dir.path().join("peers.py");
+    std::fs::write(&script, PEERS_PY).map_err(|e| unwritable(&script, e))?;
+    let report = dir.path().join("report.json");
+    let sampler = MemorySampler::start();
+    let start = Instant::now();
+    let status = Command::new(&config.python)
+        .arg(&script)
+        .arg(peer.arg())
+        .args(["--workers", &workers.to_string(), "--preload", &config.preload.join(","), "--json"])
+        .arg(&report)
+        .args(programs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status();
+    let wall = start.elapsed().as_secs_f64();
+    let peak_memory = sampler.stop();
+    let failed = |reason: String| SettingsError::BadValue { flag: "--peers", reason };
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Err(failed(format!("the {} peer failed ({s})", peer.arg())).into()),
+        Err(e) => return Err(failed(format!("cannot run {}: {e}", config.python.display())).into()),
+    }
+    let text =
+        std::fs::read_to_string(&report).map_err(|e| failed(format!("no report from the peer: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| failed(format!("the peer's report: {e}")))?;
+    let programs = value["programs"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| {
+                    (
+                        PathBuf::from(p["program"].as_str().unwrap_or_default()),
+                        p["duration"].as_f64().unwrap_or(f64::NAN),
+                        None,
+                        p["returncode"].as_i64() == Some(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // Peers leave their programs' output in a directory of their own.
+    if let Some(out) = value["output_dir"].as_str() {
+        let _ = std::fs::remove_dir_all(out);
+    }
+    Ok(ModeRun {
+        mode: Contender::Peer(peer),
+        first_result: value["first_result"].as_f64().unwrap_or(wall),
+        wall,
+        peak_memory,
+        programs,
+    })
 }
 
 /// Runs the corpus once in `config.mode`; returns the run and, for embedded modes, fork-floor samples.
@@ -240,7 +394,7 @@ fn run_mode(
     drop(engines);
     let peak_memory = sampler.stop();
     let run = ModeRun {
-        mode: config.mode,
+        mode: Contender::Runner(config.mode),
         first_result: first_result.unwrap_or(wall),
         wall,
         peak_memory,
@@ -292,7 +446,7 @@ fn summarise(
     base: &RunConfig,
     python_version: String,
     programs: &[PathBuf],
-    modes: &[Mode],
+    modes: &[Contender],
     runs: &[ModeRun],
     python_floor: &[f64],
     fork_floor: &[f64],
@@ -307,15 +461,17 @@ fn summarise(
             }
         }
     }
-    let walls = |mode: Mode| -> Vec<f64> { runs.iter().filter(|r| r.mode == mode).map(|r| r.wall).collect() };
-    let sub_walls = walls(Mode::Subprocess);
-    let program_medians = |mode: Mode| -> Vec<f64> {
+    let walls =
+        |mode: Contender| -> Vec<f64> { runs.iter().filter(|r| r.mode == mode).map(|r| r.wall).collect() };
+    let subprocess = Contender::Runner(Mode::Subprocess);
+    let sub_walls = walls(subprocess);
+    let program_medians = |mode: Contender| -> Vec<f64> {
         runs.iter()
             .filter(|r| r.mode == mode)
             .map(|r| median(&mut r.programs.iter().map(|p| p.1).collect::<Vec<_>>()))
             .collect()
     };
-    let sub_medians = program_medians(Mode::Subprocess);
+    let sub_medians = program_medians(subprocess);
     let spread = |num: &[f64], den: &[f64]| -> Spread {
         let mut ratios: Vec<f64> = num.iter().zip(den).map(|(s, m)| s / m).collect();
         let (min, max) = ratios.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
@@ -336,9 +492,22 @@ fn summarise(
                         .map(|(p, d, _, _)| (d - own.get(p.as_path()).copied().unwrap_or(0.0)).max(0.0))
                 })
                 .collect();
-            let compared = !sub_walls.is_empty() && mode != Mode::Subprocess;
+            let compared =
+                !sub_walls.is_empty() && matches!(mode, Contender::Runner(m) if m != Mode::Subprocess);
             let speedup = compared.then(|| spread(&sub_walls, &my_walls));
             let speedup_per_program = compared.then(|| spread(&sub_medians, &program_medians(mode)));
+            let against = match mode {
+                Contender::Runner(_) => modes
+                    .iter()
+                    .filter(|c| matches!(c, Contender::Peer(_)))
+                    .map(|&peer| Against {
+                        peer,
+                        per_program: spread(&program_medians(peer), &program_medians(mode)),
+                        wall: spread(&walls(peer), &my_walls),
+                    })
+                    .collect(),
+                Contender::Peer(_) => Vec::new(),
+            };
             let wall = median(&mut my_walls);
             ModeStats {
                 mode,
@@ -351,6 +520,7 @@ fn summarise(
                 peak_memory: mine.iter().map(|r| r.peak_memory).max().unwrap_or(0),
                 speedup,
                 speedup_per_program,
+                against,
                 failures: mine.iter().map(|r| r.programs.iter().filter(|p| !p.3).count()).sum(),
                 durations: {
                     durations.sort_by(f64::total_cmp);
@@ -391,13 +561,45 @@ fn human_bytes(b: u64) -> String {
     format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0))
 }
 
-fn ratio(s: Option<Spread>, mode: Mode) -> String {
+fn ratio(s: Option<Spread>, mode: Contender) -> String {
     match s {
         Some(s) if s.min == s.max => format!("{:.1}x", s.median),
         Some(s) => format!("{:.1}x ({:.1}–{:.1})", s.median, s.min, s.max),
-        None if mode == Mode::Subprocess => "1.0x".to_string(),
+        None if mode == Contender::Runner(Mode::Subprocess) => "1.0x".to_string(),
         None => "-".to_string(),
     }
+}
+
+/// The second table, with peers: each of runner's modes against each peer, per program and wall.
+fn peer_rows(report: &Report) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let peers: Vec<Contender> =
+        report.modes.iter().map(|m| m.mode).filter(|c| matches!(c, Contender::Peer(_))).collect();
+    if peers.is_empty() {
+        return None;
+    }
+    let mut headers = vec!["mode".to_string()];
+    for p in &peers {
+        let name = match p {
+            Contender::Peer(Peer::Reused) => "reused pool",
+            _ => "forkserver",
+        };
+        headers.push(format!("vs {name} per program"));
+        headers.push(format!("vs {name} wall"));
+    }
+    let rows = report
+        .modes
+        .iter()
+        .filter(|m| !m.against.is_empty())
+        .map(|m| {
+            let mut row = vec![m.mode.to_string()];
+            for a in &m.against {
+                row.push(ratio(Some(a.per_program), m.mode));
+                row.push(ratio(Some(a.wall), m.mode));
+            }
+            row
+        })
+        .collect();
+    Some((headers, rows))
 }
 
 fn rows(report: &Report) -> Vec<[String; 9]> {
@@ -453,9 +655,24 @@ fn print_table(report: &Report) {
             format!(", preload {}", report.preload.join(","))
         }
     );
-    let rows = rows(report);
-    let widths: Vec<usize> = (0..HEADERS.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([HEADERS[i].len()]).max().unwrap_or(0))
+    let rows: Vec<Vec<String>> = rows(report).into_iter().map(Vec::from).collect();
+    print_aligned(&HEADERS.map(String::from), &rows);
+    println!("{}", floors_line(report));
+    if let Some((headers, rows)) = peer_rows(report) {
+        println!("against what users would write instead (runner's speedup over each):");
+        print_aligned(&headers, &rows);
+    }
+    let failures: usize = report.modes.iter().map(|m| m.failures).sum();
+    if failures > 0 {
+        println!("note: {failures} program runs failed; their times are included");
+    }
+}
+
+fn print_aligned(headers: &[String], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter().map(|r| r[i].chars().count()).chain([headers[i].chars().count()]).max().unwrap_or(0)
+        })
         .collect();
     let line = |cells: &[String]| {
         cells
@@ -467,23 +684,30 @@ fn print_table(report: &Report) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(&HEADERS.map(String::from)));
-    for r in &rows {
+    println!("{}", line(headers));
+    for r in rows {
         println!("{}", line(r));
-    }
-    println!("{}", floors_line(report));
-    let failures: usize = report.modes.iter().map(|m| m.failures).sum();
-    if failures > 0 {
-        println!("note: {failures} program runs failed; their times are included");
     }
 }
 
-fn markdown(report: &Report) -> String {
-    let mut out = format!("| {} |\n|{}\n", HEADERS.join(" | "), " --- |".repeat(HEADERS.len()));
-    for r in rows(report) {
+fn markdown_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
+    for r in rows {
         out += &format!("| {} |\n", r.join(" | "));
     }
+    out
+}
+
+fn markdown(report: &Report) -> String {
+    let rows: Vec<Vec<String>> = rows(report).into_iter().map(Vec::from).collect();
+    let mut out = markdown_table(&HEADERS.map(String::from), &rows);
     out += &format!("\n{}\n", floors_line(report));
+    if let Some((headers, rows)) = peer_rows(report) {
+        out += &format!(
+            "\nAgainst what users would write instead (runner's speedup over each):\n\n{}",
+            markdown_table(&headers, &rows)
+        );
+    }
     out
 }
 

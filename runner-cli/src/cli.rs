@@ -147,6 +147,11 @@ pub struct BenchCmd {
     /// Modes to compare, comma-separated.
     #[arg(long, value_name = "LIST", default_value = "subprocess,fork,warm")]
     pub modes: String,
+    /// Also time what a user would write instead, comma-separated: `forkserver` (a preloaded
+    /// multiprocessing forkserver, a fresh child per program), `reused` (a pool of reused processes
+    /// that resets nothing: not faithful, the upper bound on speed).
+    #[arg(long, value_name = "LIST", default_value = "")]
+    pub peers: String,
     /// Parallel workers in every mode.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 1)]
     pub workers: usize,
