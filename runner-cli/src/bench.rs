@@ -226,23 +226,8 @@ fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
 }
 
 fn parse_modes(list: &str) -> Result<Vec<Mode>, SettingsError> {
-    let mut modes = Vec::new();
-    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let mode = match name {
-            "warm" => Mode::Warm,
-            "fork" => Mode::Fork,
-            "subprocess" => Mode::Subprocess,
-            other => {
-                return Err(SettingsError::BadValue {
-                    flag: "--modes",
-                    reason: format!("{other:?} is not one of warm, fork, subprocess"),
-                })
-            }
-        };
-        if !modes.contains(&mode) {
-            modes.push(mode);
-        }
-    }
+    let names = [("warm", Mode::Warm), ("fork", Mode::Fork), ("subprocess", Mode::Subprocess)];
+    let modes = parse_list(list, "--modes", &names)?;
     if modes.is_empty() {
         return Err(SettingsError::BadValue { flag: "--modes", reason: "no mode given".into() });
     }
@@ -250,23 +235,29 @@ fn parse_modes(list: &str) -> Result<Vec<Mode>, SettingsError> {
 }
 
 fn parse_peers(list: &str) -> Result<Vec<Peer>, SettingsError> {
-    let mut peers = Vec::new();
+    parse_list(list, "--peers", &[("forkserver", Peer::Forkserver), ("reused", Peer::Reused)])
+}
+
+/// A comma-separated list of names among `names`, each kept once, in the order given.
+fn parse_list<T: Copy + PartialEq>(
+    list: &str,
+    flag: &'static str,
+    names: &[(&str, T)],
+) -> Result<Vec<T>, SettingsError> {
+    let mut items = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let peer = match name {
-            "forkserver" => Peer::Forkserver,
-            "reused" => Peer::Reused,
-            other => {
-                return Err(SettingsError::BadValue {
-                    flag: "--peers",
-                    reason: format!("{other:?} is not one of forkserver, reused"),
-                })
-            }
+        let Some(&(_, item)) = names.iter().find(|(n, _)| *n == name) else {
+            let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+            return Err(SettingsError::BadValue {
+                flag,
+                reason: format!("{name:?} is not one of {}", known.join(", ")),
+            });
         };
-        if !peers.contains(&peer) {
-            peers.push(peer);
+        if !items.contains(&item) {
+            items.push(item);
         }
     }
-    Ok(peers)
+    Ok(items)
 }
 
 /// Runs the corpus once through a peer (bench/peers.py, with the configured Python, preloads and

@@ -134,18 +134,14 @@ unsafe extern "C" fn audit_watch(
 ) -> c_int {
     // SAFETY: CPython passes a NUL-terminated event name.
     match unsafe { CStr::from_ptr(event) }.to_bytes() {
-        b"sys.addaudithook" => {
-            if started_by() != Some(Starter::Library) {
-                AUDIT_HOOK_ADDED.store(true, Ordering::SeqCst);
-            }
+        b"sys.addaudithook" if started_by() != Some(Starter::Library) => {
+            AUDIT_HOOK_ADDED.store(true, Ordering::SeqCst);
         }
-        // threading.Thread.start(): 3.8-3.12 and 3.13+. The thread object is the `__self__` of the
-        // function to run (its `_bootstrap`).
-        b"_thread.start_new_thread" | b"_thread.start_joinable_thread" => {
-            if started_by() == Some(Starter::Library) {
-                // SAFETY: the GIL is held; `args` is the event's argument tuple.
-                unsafe { note_library_thread(args) };
-            }
+        // threading.Thread.start() on Python 3.13+ (before, `start_new_thread` below sees it). The
+        // thread object is the `__self__` of the function to run (its `_bootstrap`).
+        b"_thread.start_joinable_thread" if started_by() == Some(Starter::Library) => {
+            // SAFETY: the GIL is held; `args` is the event's argument tuple.
+            unsafe { note_library_thread(args) };
         }
         _ => {}
     }
