@@ -293,6 +293,14 @@ def _library_modules(added):
     for name in keep:
         if name not in _base.zygote_modules and not _is_installed_package(modules[name]):
             _watch_std_module(name, modules[name])
+    # A parent package keeps its attribute for the submodule that stays (`collections.abc`): the
+    # import system sets it only when it loads the submodule, which it will not do again.
+    snapshots = {name: snapshot for name, _, snapshot in _base.std_modules}
+    for name in keep:
+        parent, _, child = name.rpartition(".")
+        snapshot = snapshots.get(parent)
+        if snapshot is not None and snapshot.get(child) is not modules[name]:
+            snapshot[child] = modules[name]
     _base.library_modules.update(keep)
     return keep
 
