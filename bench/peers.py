@@ -26,9 +26,9 @@ import time
 
 def _run(path, out_dir):
     """Runs one program in this process as `python path` would; returns its exit code."""
-    for fd, name in ((1, "stdout"), (2, "stderr")):
+    for fd, name, stream in ((1, "stdout", sys.stdout), (2, "stderr", sys.stderr)):
         f = os.open(os.path.join(out_dir, f"{os.path.basename(path)}.{name}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        sys.stdout.flush() if fd == 1 else sys.stderr.flush()
+        stream.flush()
         os.dup2(f, fd)
         os.close(f)
     sys.stdin = open(os.devnull)

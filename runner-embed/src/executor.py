@@ -488,8 +488,8 @@ def _quiet_threads():
     """True when the program left no thread running but threads of installed libraries (the pool
     workers of torch's compiler, tqdm's monitor): those belong to library state that persists in the
     warm executor, as they persist in any long-lived python process. A library thread is one that code
-    of an installed package started (the audit watch saw it), or a daemon thread whose target is
-    such code."""
+    of an installed package started (state.rs's thread-start watch saw it), or a daemon thread whose
+    target is such code."""
     global _library_started
     main = threading.main_thread()
     for t in threading.enumerate():
@@ -503,7 +503,7 @@ def _quiet_threads():
     return True
 
 
-# Threads that installed packages started (the Rust audit watch adds them as they start): library
+# Threads that installed packages started (state.rs's thread-start watch adds them): library
 # machinery, like torch's compile-worker pool, that stays with the warm executor.
 _library_threads = weakref.WeakSet()
 
@@ -1044,7 +1044,9 @@ def _drop_compiled_code():
     if dynamo is None:
         return None
     utils = sys.modules.get("torch._dynamo.utils")
-    compiled = utils is None or any(getattr(utils, "counters", {1: 1}).values())
+    # Whether anything was compiled (an unknown torch without the counters: assume so).
+    counters = getattr(utils, "counters", None)
+    compiled = counters is None or any(counters.values())
     try:
         dynamo.reset()
         if utils is not None:

@@ -87,28 +87,29 @@ fn test(extra: &[String]) -> Result<()> {
     let python = testenv::ensure(&root)?;
     // The end-to-end tests run the `runner` binary itself, which building the tests does not build.
     run(Command::new("cargo").args(["build", "-p", "runner-cli"]).current_dir(&root))?;
+    let nextest = has_nextest();
     // The tests find the environment's interpreter here; a test that needs numpy or torch fails
     // (never skips) when this interpreter lacks them.
-    let mut cmd = Command::new("cargo");
-    if has_nextest() {
-        cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
-    } else {
-        cmd.args(["test", "--workspace", "--no-fail-fast"]);
-    }
-    cmd.args(extra).current_dir(&root).env("RUNNER_TEST_PYTHON", &python);
-    let all = run(&mut cmd);
+    let all = run(test_command(nextest, &["--workspace"])
+        .args(extra)
+        .current_dir(&root)
+        .env("RUNNER_TEST_PYTHON", &python));
     // The torch tests once more, against the newest torch: warm mode's torch-aware resets must hold
-    // on every torch a user has.
+    // on every torch a user has. (Without the extra arguments: a filter meant for the whole suite
+    // may select none of these, which nextest counts as a failure.)
     let newest = testenv::ensure_from(&root, "tests/requirements-newest.txt")?;
-    let mut cmd = Command::new("cargo");
-    if has_nextest() {
-        cmd.args(["nextest", "run", "-p", "runner-tests", "--test", "torch_state", "--no-fail-fast"]);
-    } else {
-        cmd.args(["test", "-p", "runner-tests", "--test", "torch_state", "--no-fail-fast"]);
-    }
-    cmd.current_dir(&root).env("RUNNER_TEST_PYTHON", &newest);
-    let torch_newest = run(&mut cmd);
+    let torch_newest = run(test_command(nextest, &["-p", "runner-tests", "--test", "torch_state"])
+        .current_dir(&root)
+        .env("RUNNER_TEST_PYTHON", &newest));
     all.and(torch_newest)
+}
+
+/// `cargo nextest run` (or `cargo test` without nextest) over `selection`, every failure reported.
+fn test_command(nextest: bool, selection: &[&str]) -> Command {
+    let mut cmd = Command::new("cargo");
+    cmd.args(if nextest { &["nextest", "run"][..] } else { &["test"][..] });
+    cmd.args(selection).arg("--no-fail-fast");
+    cmd
 }
 
 fn demo() -> Result<()> {
