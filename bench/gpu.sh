@@ -9,6 +9,10 @@
 #          runner subprocess (python prog.py in a pool), and the peers of peers.py (a forkserver with
 #          the same preloads, a reused pool); whole-command wall times; compare.py makes the table
 # eager-peers: the same for the eager corpus (64 programs, --preload torch)
+# wall:    what bounds the whole command's wall time on the compile corpus: the issue's preloads
+#          against the compiler stack preloaded (torch._inductor.compile_fx), with and without
+#          Inductor's compile-worker pool (TORCHINDUCTOR_COMPILE_THREADS=1), for runner warm and the
+#          peers with the same preloads, on 24 programs and at campaign scale (128 programs)
 # sticky:  a device-side assert followed by a passing CUDA program on the same warm worker
 set -uo pipefail
 runner=$1 out=$2
@@ -76,10 +80,56 @@ PY
       "reused pool peer (not faithful)"="$out/${tag}_reused.json" \
       "python prog.py, pool of 8"="$out/${tag}_subprocess.jsonl" > "$out/$tag.md"
     ;;
+  wall)
+    p1=torch,torch._dynamo,torch._inductor p2=torch,torch._dynamo,torch._inductor,torch._inductor.compile_fx
+    # What importing the compiler stack costs and whether it stays away from CUDA and threads.
+    "$py" - "$p2" > "$out/wall_preload.txt" 2>&1 <<'PY'
+import importlib, os, sys, time
+for m in sys.argv[1].split(","):
+    t = time.perf_counter(); importlib.import_module(m)
+    print(f"{m}: {time.perf_counter() - t:.2f} s, threads {len(os.listdir('/proc/self/task'))}")
+import torch
+print("cuda initialised:", torch.cuda.is_initialized())
+PY
+    "$py" bench/make_corpus.py "$work/w24" torch_compile --count 24 --device cuda
+    "$py" bench/make_corpus.py "$work/w128" torch_compile --count 128 --device cuda
+    wrow() { # name, corpus, result file, then the command; fresh compiler caches; whole-command wall time
+      local name=$1 corpus=$2 file=$3; shift 3
+      export TORCHINDUCTOR_CACHE_DIR=$work/cache-$name/inductor TRITON_CACHE_DIR=$work/cache-$name/triton
+      local t0=$(date +%s.%N)
+      "$@" > "$out/wall.$name.log" 2>&1
+      "$py" -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$t0" > "$file.wall"
+      unset TORCHINDUCTOR_CACHE_DIR TRITON_CACHE_DIR
+      (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* sticky* 2>/dev/null)
+    }
+    for n in 24 128; do
+      c=$work/w$n rows=()
+      for cfg in p1 p2 p2ct1; do
+        [ $n = 128 ] && [ $cfg != p2 ] && continue
+        pre=$p2 envs=()
+        [ $cfg = p1 ] && pre=$p1
+        [ $cfg = p2ct1 ] && envs=(TORCHINDUCTOR_COMPILE_THREADS=1)
+        f=$out/wall_${n}_${cfg}
+        wrow ${n}_${cfg}_warm $c $f.warm.jsonl env "${envs[@]}" RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$pre" --timeout 600 -o $f.warm.jsonl "$c"
+        rows+=("warm, $cfg"=$f.warm.jsonl)
+        wrow ${n}_${cfg}_forkserver $c $f.forkserver.json env "${envs[@]}" "$py" bench/peers.py forkserver -j 8 --preload "$pre" --json $f.forkserver.json "$c"/*.py
+        rows+=("forkserver peer, $cfg"=$f.forkserver.json)
+        if [ $cfg = p2 ]; then
+          wrow ${n}_${cfg}_reused $c $f.reused.json "$py" bench/peers.py reused -j 8 --preload "$pre" --json $f.reused.json "$c"/*.py
+          rows+=("reused pool peer (not faithful), $cfg"=$f.reused.json)
+        fi
+      done
+      "$py" bench/compare.py "${rows[@]}" --against "warm, p2" > "$out/wall_$n.md"
+      (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* sticky* 2>/dev/null)
+    done
+    ;;
   sticky)
     mkdir -p "$work/sticky"
     printf 'import torch\nx = torch.zeros(4, device="cuda")\nprint(x[torch.tensor([10], device="cuda")].item())\n' > "$work/sticky/1_assert.py"
     printf 'import torch\nprint((torch.ones(4, device="cuda") * 2).sum().item())\n' > "$work/sticky/2_after.py"
+    # The assert caught by the program: nothing of the program outlives it, only the broken context.
+    printf 'import torch\nx = torch.zeros(4, device="cuda")\ntry:\n    print(x[torch.tensor([10], device="cuda")].item())\nexcept Exception as e:\n    print("caught", type(e).__name__)\n' > "$work/sticky/3_caught.py"
+    cp "$work/sticky/2_after.py" "$work/sticky/4_after.py"
     RUNNER_DEBUG=1 "$runner" batch -j 1 --preload torch -o "$out/sticky.jsonl" "$work/sticky" > "$out/sticky.txt" 2>&1
     ;;
   esac

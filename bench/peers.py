@@ -8,6 +8,10 @@ reused:     a pool of N processes forked from that forkserver, each running prog
             with runpy and resetting nothing: not faithful (a program sees what the previous ones
             left), the upper bound on speed.
 
+The preloads are imported as runner's zygote imports them: with PYTORCH_NVML_BASED_CUDA_CHECK=1, so
+that torch.cuda.is_available() at import (torch._inductor asks) leaves forked children able to use
+CUDA; the programs see the environment as it was given.
+
 Prints one JSON document: per program its duration (seconds from dispatch to its end, as runner's
 `duration`) and exit code, the wall time and the time to the first result.
 """
@@ -26,6 +30,8 @@ import time
 
 def _run(path, out_dir):
     """Runs one program in this process as `python path` would; returns its exit code."""
+    if os.environ.pop("_PEERS_NVML_SET_HERE", None):  # set for the forkserver's preloads only
+        del os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"]
     for fd, name, stream in ((1, "stdout", sys.stdout), (2, "stderr", sys.stderr)):
         f = os.open(os.path.join(out_dir, f"{os.path.basename(path)}.{name}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         stream.flush()
@@ -78,6 +84,8 @@ def main():
     out_dir = tempfile.mkdtemp(prefix="peers-")
     start = time.perf_counter()
     ctx = multiprocessing.get_context("forkserver")
+    if preload and "PYTORCH_NVML_BASED_CUDA_CHECK" not in os.environ:
+        os.environ.update(PYTORCH_NVML_BASED_CUDA_CHECK="1", _PEERS_NVML_SET_HERE="1")
     ctx.set_forkserver_preload(preload)
     results = []
     first = None

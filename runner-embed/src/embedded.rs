@@ -98,7 +98,14 @@ impl Zygote {
         };
         protocol::send(ours.as_fd(), &setup, &[]).map_err(EngineError::Worker)?;
         let version = match protocol::recv::<FromZygote>(ours.as_fd()).map_err(EngineError::Worker)? {
-            Some((FromZygote::Ready { version }, _)) => version,
+            Some((FromZygote::Ready { version, phases }, _)) => {
+                if debug_enabled() {
+                    let phases: Vec<String> =
+                        phases.iter().map(|(name, s)| format!("{name} {s:.3} s")).collect();
+                    eprintln!("runner: debug: zygote {} ready: {}", child.id(), phases.join(", "));
+                }
+                version
+            }
             Some((FromZygote::SetupFailed { message }, _)) => return Err(EngineError::Setup(message)),
             _ => return Err(EngineError::Setup("the worker exited during start-up".into())),
         };

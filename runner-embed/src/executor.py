@@ -66,6 +66,50 @@ def _open_fds():
         return set()
 
 
+# torch.cuda.is_available() asks the CUDA runtime for the device count unless this is "1"; that call
+# makes every forked child unable to use CUDA (torch's "bad fork"). torch._inductor asks at import
+# (runtime/benchmarking.py), so preloads run with the NVML count, which leaves fork alone.
+_NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
+def preload_begin():
+    """Called in the zygote before the preloads; returns what preload_end() needs to undo."""
+    if _NVML_CHECK in os.environ:
+        return False
+    os.environ[_NVML_CHECK] = "1"
+    return True
+
+
+def preload_end(set_here):
+    if set_here:
+        del os.environ[_NVML_CHECK]
+
+
+def preload_spoils_cuda():
+    """Why an executor forked from this zygote could not use CUDA, or None. Called after each preload:
+    a preload that initialised CUDA, or asked the CUDA runtime anything, makes torch refuse CUDA in
+    every forked child ("Cannot re-initialize CUDA in forked subprocess")."""
+    cuda = getattr(sys.modules.get("torch"), "cuda", None)
+    if cuda is None:
+        return None
+    if cuda.is_initialized():
+        return "importing it initialised CUDA"
+    in_bad_fork = getattr(cuda, "_is_in_bad_fork", None)
+    if in_bad_fork is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3.12's DeprecationWarning when the zygote has native threads
+        pid = os.fork()
+    if pid == 0:
+        os._exit(1 if in_bad_fork() else 0)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 and cuda.device_count() > 0:
+        # Without a device nothing is lost but torch's message (docs/differences.md, "CUDA on a
+        # machine without a GPU").
+        return "importing it asked the CUDA runtime for its devices"
+    return None
+
+
 def capture_baseline(argv0):
     """Records the state of the freshly started, preloaded interpreter. Called once, in the zygote."""
     global _base

@@ -35,6 +35,8 @@ pub enum FromZygote {
     Ready {
         /// `sys.version` of the embedded interpreter.
         version: String,
+        /// Where the start-up went, for RUNNER_DEBUG: (phase, seconds), in order.
+        phases: Vec<(String, f64)>,
     },
     /// Setting up the interpreter or a preload failed; the zygote exits after this.
     SetupFailed { message: String },

@@ -56,11 +56,14 @@ pub fn main() -> ! {
 fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
     let Some((setup, _)) = protocol::recv::<Setup>(sock.as_fd())? else { return Ok(()) };
     let config = InterpreterConfig { executable: setup.executable.clone(), argv0: setup.argv0.clone() };
+    let mut phases = Vec::new();
+    let mut lap = phase_timer();
     if let Err(e) = interp::initialize(&config) {
         protocol::send(sock.as_fd(), &FromZygote::SetupFailed { message: e.to_string() }, &[])?;
         return Ok(());
     }
-    let executor = match Python::attach(|py| load_executor(py, &setup)) {
+    phases.push(("interpreter".to_string(), lap()));
+    let executor = match Python::attach(|py| load_executor(py, &setup, &mut phases)) {
         Ok(m) => m,
         Err(message) => {
             protocol::send(sock.as_fd(), &FromZygote::SetupFailed { message }, &[])?;
@@ -68,13 +71,18 @@ fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let version = Python::attach(|_| Python::version_str().to_string());
-    protocol::send(sock.as_fd(), &FromZygote::Ready { version }, &[])?;
+    protocol::send(sock.as_fd(), &FromZygote::Ready { version, phases }, &[])?;
     serve(sock, executor)
 }
 
 /// Loads executor.py as a private module (never in sys.modules), imports the preloads and records
 /// the baseline state. Errors come back as the text python would print.
-fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> {
+fn load_executor(
+    py: Python<'_>,
+    setup: &Setup,
+    phases: &mut Vec<(String, f64)>,
+) -> Result<Py<PyModule>, String> {
+    let mut lap = phase_timer();
     let describe = |e: PyErr| {
         let tb = e.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
         format!("{tb}{e}")
@@ -91,12 +99,33 @@ fn load_executor(py: Python<'_>, setup: &Setup) -> Result<Py<PyModule>, String> 
     module
         .setattr("_module_with_dict", wrap_pyfunction!(module_with_dict, py).map_err(describe)?)
         .map_err(describe)?;
+    phases.push(("executor.py".to_string(), lap()));
+    let set_here = module.call_method0("preload_begin").map_err(describe)?;
     for name in &setup.preload {
         py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
+        let spoiled = module.call_method0("preload_spoils_cuda").map_err(describe)?;
+        if !spoiled.is_none() {
+            return Err(format!(
+                "cannot preload {name}: {spoiled}, after which executors forked from the zygote cannot use CUDA; \
+                 preload only modules that leave the GPU alone at import"
+            ));
+        }
+        phases.push((format!("import {name}"), lap()));
     }
+    module.call_method1("preload_end", (set_here,)).map_err(describe)?;
     crate::state::install_watch(&module).map_err(describe)?;
     module.call_method1("capture_baseline", (setup.argv0.as_str(),)).map_err(describe)?;
+    phases.push(("baseline".to_string(), lap()));
     Ok(module.unbind())
+}
+
+/// Seconds since the previous call (or since the timer was made).
+fn phase_timer() -> impl FnMut() -> f64 {
+    let mut last = std::time::Instant::now();
+    move || {
+        let now = std::time::Instant::now();
+        std::mem::replace(&mut last, now).elapsed().as_secs_f64()
+    }
 }
 
 /// How running the file ended, for `executor.finish()`: (status, payload) as its doc says.

@@ -264,3 +264,21 @@ fn exit_handlers_that_installed_packages_register_do_not_run_in_warm_mode() {
     assert_eq!(batch_stdout("fork", std::slice::from_ref(&p), &env, &[]), ["main\nfake_exit: bye\n"]);
     assert_eq!(batch_stdout("warm", std::slice::from_ref(&p), &env, &[]), ["main\n"]);
 }
+
+#[test]
+fn cuda_on_a_machine_without_a_gpu_after_a_preload_that_asked_for_it() {
+    let site = program("site-packages");
+    let env = [("PYTHONPATH", site.to_str().unwrap())];
+    let p = program("cuda_without_gpu.py");
+    let python = python_stdout(&p, &env);
+    assert!(python.contains("NVIDIA driver"), "this test needs a machine without a GPU: {python}");
+    let preload = ["--preload", "fake_cuda_probe"];
+    for mode in ["fork", "warm"] {
+        assert_eq!(batch_stdout(mode, &[p.clone()], &env, &[])[0], python, "{mode} without the preload");
+        let got = &batch_stdout(mode, &[p.clone()], &env, &preload)[0];
+        assert!(
+            got.starts_with("RuntimeError: Cannot re-initialize CUDA in forked subprocess"),
+            "{mode}: {got}"
+        );
+    }
+}

@@ -117,6 +117,53 @@ fn a_preload_that_fails_is_a_setup_error_naming_it() {
 }
 
 #[test]
+fn a_preload_that_leaves_forked_executors_without_cuda_is_a_setup_error_naming_it() {
+    // torch refuses CUDA in a child forked after its parent initialised CUDA or asked the CUDA
+    // runtime anything; the fake modules stand in for such imports on a machine without a GPU.
+    let site = program("fake_torch");
+    for (module, what) in [
+        ("fake_cuda_init", "initialised CUDA"),
+        ("fake_cuda_query", "asked the CUDA runtime for its devices"),
+    ] {
+        for mode in ["warm", "fork"] {
+            let out = runner()
+                .env("PYTHONPATH", &site)
+                .args(["run", "--mode", mode, "--preload", module])
+                .arg(program("numpy_sum.py"))
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{module}, {mode}");
+            let err = text(&out.stderr);
+            assert_eq!(err.lines().count(), 1, "one line: {err}");
+            assert!(err.contains(&format!("cannot preload {module}: importing it {what}")), "{err}");
+        }
+    }
+}
+
+#[test]
+fn preloads_count_cuda_devices_through_nvml_and_programs_see_their_own_environment() {
+    // PYTORCH_NVML_BASED_CUDA_CHECK=1 while the preloads are imported (torch.cuda.is_available()
+    // then leaves fork alone), and the program's environment as it was given.
+    let site = program("fake_torch");
+    let prog = program("nvml_check.py");
+    for (given, program_sees) in [(None, "None"), (Some("0"), "0")] {
+        let mut cmd = runner();
+        cmd.env("PYTHONPATH", &site).env_remove("PYTORCH_NVML_BASED_CUDA_CHECK");
+        if let Some(v) = given {
+            cmd.env("PYTORCH_NVML_BASED_CUDA_CHECK", v);
+        }
+        let out = cmd.args(["run", "--preload", "fake_nvml_seen"]).arg(&prog).output().unwrap();
+        let want = format!("preload saw {}\nprogram sees {program_sees}\n", given.unwrap_or("1"));
+        assert!(
+            text(&out.stdout).contains(&want),
+            "given {given:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn another_python_version_falls_back_to_the_subprocess_engine_with_a_warning() {
     // Any CPython of another version will do: pyenv keeps several on machines of this kind.
     let other = other_python_version().unwrap_or_else(|| {
