@@ -274,7 +274,11 @@ fn cuda_on_a_machine_without_a_gpu_after_a_preload_that_asked_for_it() {
     assert!(python.contains("NVIDIA driver"), "this test needs a machine without a GPU: {python}");
     let preload = ["--preload", "fake_cuda_probe"];
     for mode in ["fork", "warm"] {
-        assert_eq!(batch_stdout(mode, std::slice::from_ref(&p), &env, &[])[0], python, "{mode} without the preload");
+        assert_eq!(
+            batch_stdout(mode, std::slice::from_ref(&p), &env, &[])[0],
+            python,
+            "{mode} without the preload"
+        );
         let got = &batch_stdout(mode, std::slice::from_ref(&p), &env, &preload)[0];
         assert!(
             got.starts_with("RuntimeError: Cannot re-initialize CUDA in forked subprocess"),
