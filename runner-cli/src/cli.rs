@@ -44,6 +44,11 @@ pub struct RunFlags {
     /// Modules the embedded engine imports once, before any program (comma-separated).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub preload: Vec<String>,
+    /// Compile the preloads from source at every start, as python does when it writes no bytecode
+    /// (PYTHONDONTWRITEBYTECODE, -B). By default runner then keeps their bytecode in
+    /// $RUNNER_CACHE_DIR/bytecode (default ~/.cache/runner).
+    #[arg(long)]
+    pub no_bytecode_cache: bool,
     /// In warm mode, replace an executor after it has run this many programs.
     #[arg(long, value_name = "N")]
     pub max_programs_per_executor: Option<u32>,

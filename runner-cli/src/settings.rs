@@ -78,6 +78,9 @@ pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
             reason: format!("{bad:?} is not a module name"),
         });
     }
+    if !flags.no_bytecode_cache {
+        config.bytecode_cache = cache_dir().map(|dir| dir.join("bytecode"));
+    }
     if flags.max_programs_per_executor == Some(0) {
         return Err(SettingsError::BadValue {
             flag: "--max-programs-per-executor",
@@ -87,6 +90,15 @@ pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
     config.max_programs_per_executor = flags.max_programs_per_executor;
     config.seed = flags.seed;
     Ok(config)
+}
+
+/// runner's cache directory: `$RUNNER_CACHE_DIR`, else `$XDG_CACHE_HOME/runner`, else
+/// `~/.cache/runner` (absolute paths only, as the XDG base directory specification asks).
+pub fn cache_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute("RUNNER_CACHE_DIR")
+        .or_else(|| absolute("XDG_CACHE_HOME").map(|p| p.join("runner")))
+        .or_else(|| absolute("HOME").map(|p| p.join(".cache").join("runner")))
 }
 
 /// Checks that `program` is a readable file and returns its absolute path, normalised as Python's

@@ -57,6 +57,9 @@ pub struct RunConfig {
     pub leak_grace: Duration,
     /// Modules the embedded engines import once before forking executors.
     pub preload: Vec<String>,
+    /// Where the embedded engines keep the preloads' bytecode when the interpreter would write none
+    /// (PYTHONDONTWRITEBYTECODE, -B); `None`: the preloads are compiled from source, as python does.
+    pub bytecode_cache: Option<PathBuf>,
     /// Programs an executor runs in warm mode before it is replaced (`None`: no limit).
     pub max_programs_per_executor: Option<u32>,
     /// Seed for every random choice the runner makes (devices).
@@ -73,6 +76,7 @@ impl RunConfig {
             max_output: DEFAULT_MAX_OUTPUT,
             leak_grace: Duration::from_millis(500),
             preload: Vec::new(),
+            bytecode_cache: None,
             max_programs_per_executor: None,
             seed: None,
         }

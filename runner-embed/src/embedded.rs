@@ -95,6 +95,7 @@ impl Zygote {
             executable: facts.executable.clone(),
             argv0: config.python.to_string_lossy().into_owned(),
             preload: config.preload.clone(),
+            bytecode_cache: config.bytecode_cache.clone(),
         };
         protocol::send(ours.as_fd(), &setup, &[]).map_err(EngineError::Worker)?;
         let version = match protocol::recv::<FromZygote>(ours.as_fd()).map_err(EngineError::Worker)? {

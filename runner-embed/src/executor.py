@@ -72,17 +72,60 @@ def _open_fds():
 _NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
 
-def preload_begin():
-    """Called in the zygote before the preloads; returns what preload_end() needs to undo."""
-    if _NVML_CHECK in os.environ:
-        return False
-    os.environ[_NVML_CHECK] = "1"
-    return True
+def preload_begin(bytecode_cache, preloads):
+    """Called in the zygote before the preloads; returns what preload_end() needs to undo.
+
+    With `bytecode_cache` (a directory), an interpreter that would write no bytecode
+    (PYTHONDONTWRITEBYTECODE, -B) and no PYTHONPYCACHEPREFIX, and a first preload whose bytecode is
+    not beside its source (a package installed without compiling, as pip --no-compile does), the
+    preloads' bytecode is written to and read from that directory (sys.pycache_prefix) for the time
+    of the preloads only: python compiles those sources at every start, runner once."""
+    undo = {"nvml": _NVML_CHECK not in os.environ, "modules": None}
+    if undo["nvml"]:
+        os.environ[_NVML_CHECK] = "1"
+    if bytecode_cache and sys.dont_write_bytecode and sys.pycache_prefix is None and preloads:
+        try:
+            from importlib.util import find_spec
+
+            spec = find_spec(preloads[0].partition(".")[0])
+            compiled = spec is None or not spec.cached or os.path.exists(spec.cached)
+        except (ImportError, ValueError):
+            compiled = True
+        if compiled:
+            return undo
+        undo["modules"] = set(sys.modules)
+        sys.pycache_prefix, sys.dont_write_bytecode = bytecode_cache, False
+    return undo
 
 
-def preload_end(set_here):
-    if set_here:
+def preload_end(undo):
+    if undo["nvml"]:
         del os.environ[_NVML_CHECK]
+    if undo["modules"] is None:
+        return
+    prefix = sys.pycache_prefix
+    sys.pycache_prefix, sys.dont_write_bytecode = None, True
+    from importlib.util import cache_from_source
+
+    # What python would have set: the module's cache path beside its source, as if it were written.
+    for name in set(sys.modules) - undo["modules"]:
+        module = sys.modules[name]
+        spec = getattr(module, "__spec__", None)
+        cached = getattr(spec, "cached", None)
+        if not isinstance(cached, str) or not cached.startswith(prefix):
+            continue
+        try:
+            cached = cache_from_source(spec.origin)
+        except (NotImplementedError, ValueError, TypeError):
+            cached = None
+        try:
+            spec.cached = cached
+        except AttributeError:
+            pass
+        # Through the dict: torch's config modules refuse attributes they do not declare.
+        namespace = getattr(module, "__dict__", None)
+        if isinstance(namespace, dict) and isinstance(namespace.get("__cached__"), str):
+            namespace["__cached__"] = cached
 
 
 def preload_spoils_cuda():

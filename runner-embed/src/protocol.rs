@@ -26,6 +26,8 @@ pub struct Setup {
     pub argv0: String,
     /// Modules to import before forking executors.
     pub preload: Vec<String>,
+    /// Where the preloads' bytecode is kept when the interpreter would write none (RunConfig).
+    pub bytecode_cache: Option<PathBuf>,
 }
 
 /// Zygote to supervisor.

@@ -100,7 +100,8 @@ fn load_executor(
         .setattr("_module_with_dict", wrap_pyfunction!(module_with_dict, py).map_err(describe)?)
         .map_err(describe)?;
     phases.push(("executor.py".to_string(), lap()));
-    let set_here = module.call_method0("preload_begin").map_err(describe)?;
+    let cache = setup.bytecode_cache.as_deref().map(|p| p.to_string_lossy().into_owned());
+    let undo = module.call_method1("preload_begin", (cache, setup.preload.clone())).map_err(describe)?;
     for name in &setup.preload {
         py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
         let spoiled = module.call_method0("preload_spoils_cuda").map_err(describe)?;
@@ -112,7 +113,7 @@ fn load_executor(
         }
         phases.push((format!("import {name}"), lap()));
     }
-    module.call_method1("preload_end", (set_here,)).map_err(describe)?;
+    module.call_method1("preload_end", (undo,)).map_err(describe)?;
     crate::state::install_watch(&module).map_err(describe)?;
     module.call_method1("capture_baseline", (setup.argv0.as_str(),)).map_err(describe)?;
     phases.push(("baseline".to_string(), lap()));

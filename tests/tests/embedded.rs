@@ -260,3 +260,68 @@ fn processes_with_env(entry: &str) -> Vec<u32> {
     }
     found
 }
+
+/// A package of two modules installed without bytecode (as `pip install --no-compile` leaves one),
+/// and a program that prints what it can see of how they were loaded.
+fn uncompiled_package(dir: &Path) -> PathBuf {
+    let pkg = dir.join("site").join("nopyc");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("__init__.py"), "from . import part\nVALUE = part.VALUE + 1\n").unwrap();
+    std::fs::write(pkg.join("part.py"), "VALUE = 41\n").unwrap();
+    let prog = dir.join("loaded.py");
+    std::fs::write(
+        &prog,
+        "import os, sys, nopyc\n\
+         for m in (nopyc, nopyc.part):\n\
+         \x20   print(m.__name__, m.__cached__, m.__spec__.cached, os.path.exists(m.__cached__))\n\
+         print(nopyc.VALUE, sys.pycache_prefix, sys.dont_write_bytecode)\n",
+    )
+    .unwrap();
+    prog
+}
+
+#[test]
+fn preloads_without_bytecode_are_compiled_once_into_runners_cache_and_programs_see_python_s_paths() {
+    // PYTHONDONTWRITEBYTECODE=1 over packages without .pyc (the GPU machine's venv): python compiles
+    // every preload at every start; runner keeps their bytecode in its cache, and what a program can
+    // see (__cached__, __spec__.cached, sys.pycache_prefix, sys.dont_write_bytecode) stays python's.
+    let dir = tempfile::tempdir().unwrap();
+    let prog = uncompiled_package(dir.path());
+    let site = dir.path().join("site");
+    let cache = dir.path().join("cache");
+    let env = [
+        ("PYTHONPATH", site.to_str().unwrap()),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+        ("RUNNER_CACHE_DIR", cache.to_str().unwrap()),
+    ];
+    let want = reference(&prog, &env);
+    assert!(want.1.contains("nopyc.part ") && want.1.contains("42 None True"), "{want:?}");
+    let pyc = |name: &str| {
+        let tag = format!("cpython-{}", runner_tests::linked_python().replace('.', ""));
+        let src_dir = site.join("nopyc");
+        cache.join("bytecode").join(src_dir.strip_prefix("/").unwrap()).join(format!("{name}.{tag}.pyc"))
+    };
+    for round in 0..2 {
+        for mode in ["warm", "fork"] {
+            let got = validate(mode, &prog, &env, &["--preload", "nopyc"]);
+            assert_eq!(triple(&got), want, "{mode}, run {round}");
+        }
+        assert!(pyc("__init__").is_file() && pyc("part").is_file(), "{}", pyc("part").display());
+        assert!(!site.join("nopyc").join("__pycache__").exists(), "nothing written beside the sources");
+    }
+    // Without the cache, or where the package has its bytecode, nothing is written to runner's cache.
+    std::fs::remove_dir_all(&cache).unwrap();
+    let got = validate("warm", &prog, &env, &["--preload", "nopyc", "--no-bytecode-cache"]);
+    assert_eq!(triple(&got), want);
+    assert!(!cache.exists(), "--no-bytecode-cache wrote {}", cache.display());
+    let status = Command::new(test_python())
+        .args(["-m", "compileall", "-q"])
+        .arg(site.join("nopyc"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let want = reference(&prog, &env);
+    let got = validate("warm", &prog, &env, &["--preload", "nopyc"]);
+    assert_eq!(triple(&got), want);
+    assert!(!cache.exists(), "bytecode beside the sources is python's own: {}", cache.display());
+}
