@@ -9,6 +9,8 @@
 //! them. It prints a table and can write JSON, Markdown and an SVG chart of per-program times.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -197,7 +199,7 @@ pub fn execute(cmd: BenchCmd) -> Result<i32, CliError> {
     }
     let report =
         summarise(&cmd, &base, python_version, &programs, &contenders, &runs, &python_floor, &fork_floor);
-    print_table(&report);
+    write_stdout(&table_text(&report))?;
     if let Some(path) = &cmd.json {
         let text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
         write_output(path, &text)?;
@@ -215,10 +217,17 @@ pub fn execute(cmd: BenchCmd) -> Result<i32, CliError> {
     Ok(exit_code::PASSED)
 }
 
+/// Writes to stdout; a closed pipe (`| head`) comes back as an error for main to end on quietly.
+fn write_stdout(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
     if path == Path::new("-") {
-        println!("{text}");
-        return Ok(());
+        return write_stdout(&format!("{text}\n"));
     }
     std::fs::write(path, text)
         .map_err(|source| SettingsError::Unwritable { path: path.to_path_buf(), source })?;
@@ -633,9 +642,9 @@ fn floors_line(report: &Report) -> String {
     line
 }
 
-fn print_table(report: &Report) {
-    println!(
-        "{} programs, {} worker(s), {} round(s), Python {}{}",
+fn table_text(report: &Report) -> String {
+    let mut out = format!(
+        "{} programs, {} worker(s), {} round(s), Python {}{}\n",
         report.programs,
         report.workers,
         report.repeat,
@@ -647,19 +656,21 @@ fn print_table(report: &Report) {
         }
     );
     let rows: Vec<Vec<String>> = rows(report).into_iter().map(Vec::from).collect();
-    print_aligned(&HEADERS.map(String::from), &rows);
-    println!("{}", floors_line(report));
+    out += &aligned(&HEADERS.map(String::from), &rows);
+    out += &floors_line(report);
+    out.push('\n');
     if let Some((headers, rows)) = peer_rows(report) {
-        println!("against what users would write instead (runner's speedup over each):");
-        print_aligned(&headers, &rows);
+        out += "against what users would write instead (runner's speedup over each):\n";
+        out += &aligned(&headers, &rows);
     }
     let failures: usize = report.modes.iter().map(|m| m.failures).sum();
     if failures > 0 {
-        println!("note: {failures} program runs failed; their times are included");
+        let _ = writeln!(out, "note: {failures} program runs failed; their times are included");
     }
+    out
 }
 
-fn print_aligned(headers: &[String], rows: &[Vec<String>]) {
+fn aligned(headers: &[String], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..headers.len())
         .map(|i| {
             rows.iter().map(|r| r[i].chars().count()).chain([headers[i].chars().count()]).max().unwrap_or(0)
@@ -675,10 +686,12 @@ fn print_aligned(headers: &[String], rows: &[Vec<String>]) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(headers));
+    let mut out = line(headers) + "\n";
     for r in rows {
-        println!("{}", line(r));
+        out += &line(r);
+        out.push('\n');
     }
+    out
 }
 
 fn markdown_table(headers: &[String], rows: &[Vec<String>]) -> String {

@@ -236,6 +236,12 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// Whether the reader of our stdout went away (`runner run x | head`): not an error of the run,
+    /// so runner ends quietly with 0, as other Unix tools do.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -18,6 +18,7 @@ fn main() {
     let code = match cli::parse() {
         Ok(cli) => match cli.execute() {
             Ok(code) => code,
+            Err(err) if err.is_broken_pipe() => exit_code::PASSED,
             Err(err) => {
                 eprintln!("runner: error: {err:#}");
                 err.exit_code()

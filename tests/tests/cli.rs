@@ -696,3 +696,35 @@ fn a_seed_makes_the_device_choice_reproducible() {
         assert_eq!(chosen, ["3".to_string(), "5".to_string()].into(), "devices over seeds 0..10");
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_runner_quietly_with_0() {
+    // `runner run big.py | head -1`: the closed pipe is the reader's choice, not an error of the run
+    // (as for other Unix tools); before, runner said "Broken pipe" and exited 2.
+    use std::io::{BufRead, BufReader};
+    for command in [&["run", "--mode", "subprocess"][..], &["validate", "--json", "--mode", "subprocess"]] {
+        let mut child = runner()
+            .args(command)
+            .arg(fixture("big_output.py"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "{command:?}");
+        // The reader (dropped above) is gone; the rest of the 50 MB meets a closed pipe.
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = rx.recv_timeout(HANG_LIMIT).unwrap_or_else(|_| {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("{command:?} did not end after its reader went away");
+        });
+        let out = out.unwrap();
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{command:?}");
+    }
+}
