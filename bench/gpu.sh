@@ -13,6 +13,9 @@
 #          against the compiler stack preloaded (torch._inductor.compile_fx), with and without
 #          Inductor's compile-worker pool (TORCHINDUCTOR_COMPILE_THREADS=1), for runner warm and the
 #          peers with the same preloads, on 24 programs and at campaign scale (128 programs)
+# bytecode: the compiler stack preloaded with runner's bytecode cache (the run that fills it, a run
+#          that reads it, --no-bytecode-cache) against the forkserver and reused-pool peers, 24 and 128
+#          programs
 # sticky:  a device-side assert followed by a passing CUDA program on the same warm worker
 set -uo pipefail
 runner=$1 out=$2
@@ -20,6 +23,15 @@ shift 2
 mkdir -p "$out"
 py=$(command -v python3)
 work=$(mktemp -d)
+wrow() { # name, corpus, result file, then the command; fresh compiler caches; whole-command wall time
+  local name=$1 corpus=$2 file=$3; shift 3
+  export TORCHINDUCTOR_CACHE_DIR=$work/cache-$name/inductor TRITON_CACHE_DIR=$work/cache-$name/triton
+  local t0=$(date +%s.%N)
+  "$@" > "$out/wall.$name.log" 2>&1
+  "$py" -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$t0" > "$file.wall"
+  unset TORCHINDUCTOR_CACHE_DIR TRITON_CACHE_DIR
+  (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* bc* sticky* 2>/dev/null)
+}
 for step in "$@"; do
   case $step in
   check)
@@ -93,15 +105,6 @@ print("cuda initialised:", torch.cuda.is_initialized())
 PY
     "$py" bench/make_corpus.py "$work/w24" torch_compile --count 24 --device cuda
     "$py" bench/make_corpus.py "$work/w128" torch_compile --count 128 --device cuda
-    wrow() { # name, corpus, result file, then the command; fresh compiler caches; whole-command wall time
-      local name=$1 corpus=$2 file=$3; shift 3
-      export TORCHINDUCTOR_CACHE_DIR=$work/cache-$name/inductor TRITON_CACHE_DIR=$work/cache-$name/triton
-      local t0=$(date +%s.%N)
-      "$@" > "$out/wall.$name.log" 2>&1
-      "$py" -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$t0" > "$file.wall"
-      unset TORCHINDUCTOR_CACHE_DIR TRITON_CACHE_DIR
-      (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* sticky* 2>/dev/null)
-    }
     for n in 24 128; do
       c=$work/w$n rows=()
       for cfg in p1 p2 p2ct1; do
@@ -120,8 +123,35 @@ PY
         fi
       done
       "$py" bench/compare.py "${rows[@]}" --against "warm, p2" > "$out/wall_$n.md"
-      (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* sticky* 2>/dev/null)
+      (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* bc* sticky* 2>/dev/null)
     done
+    ;;
+  bytecode)
+    # The compiler stack preloaded (p2) with runner's bytecode cache: the first run of a campaign
+    # fills it (and says so), later runs read it; the peers import the same preloads as python
+    # would on this machine, which sets PYTHONDONTWRITEBYTECODE. 24 and 128 programs, -j 8.
+    p2=torch,torch._dynamo,torch._inductor,torch._inductor.compile_fx
+    export RUNNER_CACHE_DIR=$work/runner-cache
+    "$py" bench/make_corpus.py "$work/w24" torch_compile --count 24 --device cuda
+    "$py" bench/make_corpus.py "$work/w128" torch_compile --count 128 --device cuda
+    for n in 24 128; do
+      c=$work/w$n rows=() f=$out/bc_$n
+      if [ $n = 24 ]; then
+        wrow bc_${n}_populate $c $f.populate.jsonl env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$p2" --timeout 600 -o $f.populate.jsonl "$c"
+        rows+=("warm, the run that fills the bytecode cache"=$f.populate.jsonl)
+        wrow bc_${n}_nocache $c $f.nocache.jsonl env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$p2" --no-bytecode-cache --timeout 600 -o $f.nocache.jsonl "$c"
+        rows+=("warm, --no-bytecode-cache"=$f.nocache.jsonl)
+      fi
+      wrow bc_${n}_warm $c $f.warm.jsonl env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$p2" --timeout 600 -o $f.warm.jsonl "$c"
+      rows+=("warm"=$f.warm.jsonl)
+      wrow bc_${n}_forkserver $c $f.forkserver.json "$py" bench/peers.py forkserver -j 8 --preload "$p2" --json $f.forkserver.json "$c"/*.py
+      rows+=("forkserver peer"=$f.forkserver.json)
+      wrow bc_${n}_reused $c $f.reused.json "$py" bench/peers.py reused -j 8 --preload "$p2" --json $f.reused.json "$c"/*.py
+      rows+=("reused pool peer (not faithful)"=$f.reused.json)
+      "$py" bench/compare.py "${rows[@]}" --against "warm" > "$out/bc_$n.md"
+      (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* bc* sticky* 2>/dev/null)
+    done
+    unset RUNNER_CACHE_DIR
     ;;
   sticky)
     mkdir -p "$work/sticky"
