@@ -15,13 +15,11 @@ use runner_core::{DevicePolicy, ProgramSpec, Purpose};
 use runner_embed::scheduler::{self, Job, StopSwitch};
 use runner_embed::Engines;
 
-use crate::cli::{BatchCmd, CliError};
+use crate::cli::BatchCmd;
+use crate::error::CliError;
 use crate::exit_code;
 use crate::reporter::{Outputs, Reporter};
 use crate::settings::{self, SettingsError};
-
-/// How long programs may still run after the first Ctrl-C before they are killed.
-pub const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the batch command; returns the exit code.
 pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
@@ -57,6 +55,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     let devices = worker_devices(&cmd, workers);
+    let grace = settings::seconds(cmd.interrupt_grace, "--interrupt-grace")?;
     if cmd.resume && cmd.output.is_none() {
         return Err(SettingsError::BadValue { flag: "--resume", reason: "needs --output FILE".into() }.into());
     }
@@ -91,9 +90,12 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
 
     let stop = StopSwitch::default();
     let interrupts = Arc::new(AtomicUsize::new(0));
-    install_interrupt_handler(stop.clone(), Arc::clone(&interrupts), jsonl.clone());
+    install_interrupt_handler(stop.clone(), Arc::clone(&interrupts), jsonl.clone(), grace);
 
-    let reproduce = reproduce_prefix(&cmd.flags, engines.mode());
+    // The interpreter a plain `runner run` would pick here: --python is named only when it differs.
+    let default_python =
+        settings::find_python(std::env::var_os("RUNNER_PYTHON").map(PathBuf::from).as_deref()).ok();
+    let reproduce = crate::text::reproduce_prefix(engines.config(), default_python.as_deref());
     let stop_at = cmd.fail_fast.then(|| {
         let ignore = ignore.clone();
         move |r: &runner_core::RunResult| classify(r, &ignore).is_failure()
@@ -124,29 +126,13 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     reporter.finish(interrupted, cmd.fail_fast)?;
     Ok(if interrupted {
         exit_code::INTERRUPTED
+    } else if reporter.runner_errors() > 0 {
+        exit_code::INCOMPLETE
     } else if reporter.any_failure() {
         exit_code::FAILED
     } else {
         exit_code::PASSED
     })
-}
-
-/// `runner run` with the flags that change how a program runs, for the reproduce commands.
-fn reproduce_prefix(flags: &crate::cli::RunFlags, mode: runner_core::Mode) -> String {
-    let mut cmd = String::from("runner run");
-    if mode != runner_core::Mode::Warm {
-        cmd += &format!(" --mode {mode}");
-    }
-    if let Some(p) = &flags.python {
-        cmd += &format!(" --python {}", crate::reporter::shell_quote(&p.display().to_string()));
-    }
-    if !flags.preload.is_empty() {
-        cmd += &format!(" --preload {}", flags.preload.join(","));
-    }
-    if let Some(t) = flags.timeout {
-        cmd += &format!(" --timeout {t}");
-    }
-    cmd
 }
 
 /// The device each worker is pinned to: `--devices`, else the device policy's candidates (GPU 0 left
@@ -189,18 +175,23 @@ fn open_output(path: &Path, resume: bool) -> Result<(File, HashSet<PathBuf>), Se
     Ok((file, done))
 }
 
-/// First Ctrl-C: stop scheduling and give running programs [`INTERRUPT_GRACE`]; second: kill
-/// everything at once and exit 130, never in the middle of a JSONL line.
-fn install_interrupt_handler(stop: StopSwitch, count: Arc<AtomicUsize>, jsonl: Option<Arc<Mutex<File>>>) {
+/// First Ctrl-C: stop scheduling and give running programs `grace` (`--interrupt-grace`); second:
+/// kill everything at once and exit 130, never in the middle of a JSONL line.
+fn install_interrupt_handler(
+    stop: StopSwitch,
+    count: Arc<AtomicUsize>,
+    jsonl: Option<Arc<Mutex<File>>>,
+    grace: Duration,
+) {
     let result = ctrlc::set_handler(move || {
         if count.fetch_add(1, Ordering::SeqCst) == 0 {
             stop.stop();
             eprintln!(
                 "\nrunner: interrupted: no new programs; running ones get {}s (Ctrl-C again to kill them now)",
-                INTERRUPT_GRACE.as_secs()
+                grace.as_secs_f64()
             );
-            std::thread::spawn(|| {
-                std::thread::sleep(INTERRUPT_GRACE);
+            std::thread::spawn(move || {
+                std::thread::sleep(grace);
                 runner_embed::kill_everything();
             });
             return;

@@ -23,9 +23,11 @@ use runner_core::{Mode, ProgramSpec, RunConfig};
 use runner_embed::scheduler::{self, Event, Job, StopSwitch};
 use runner_embed::Engines;
 
-use crate::cli::{BenchCmd, CliError};
+use crate::cli::BenchCmd;
+use crate::error::CliError;
 use crate::exit_code;
 use crate::settings::{self, SettingsError};
+use crate::text::human_time;
 
 /// How many times each floor is measured per round.
 const FLOOR_SAMPLES: usize = 10;
@@ -235,7 +237,7 @@ fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
 }
 
 fn parse_modes(list: &str) -> Result<Vec<Mode>, SettingsError> {
-    let names = [("warm", Mode::Warm), ("fork", Mode::Fork), ("subprocess", Mode::Subprocess)];
+    let names = Mode::ALL.map(|m| (m.as_str(), m));
     let modes = parse_list(list, "--modes", &names)?;
     if modes.is_empty() {
         return Err(SettingsError::BadValue { flag: "--modes", reason: "no mode given".into() });
@@ -544,19 +546,6 @@ fn summarise(
     }
 }
 
-/// Seconds in the most readable unit.
-pub fn human_time(secs: f64) -> String {
-    if !secs.is_finite() {
-        "-".to_string()
-    } else if secs >= 1.0 {
-        format!("{secs:.2} s")
-    } else if secs >= 1e-3 {
-        format!("{:.2} ms", secs * 1e3)
-    } else {
-        format!("{:.0} µs", secs * 1e6)
-    }
-}
-
 fn human_bytes(b: u64) -> String {
     format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0))
 }
@@ -637,7 +626,7 @@ const HEADERS: [&str; 9] = [
 fn floors_line(report: &Report) -> String {
     let mut line = format!("floors: python -c pass {}", human_time(report.floors.python_c_pass));
     if let Some(f) = report.floors.bare_fork {
-        line += &format!(", bare fork+exit+wait of the preloaded zygote {}", human_time(f));
+        let _ = write!(line, ", bare fork+exit+wait of the preloaded zygote {}", human_time(f));
     }
     line
 }
@@ -697,7 +686,7 @@ fn aligned(headers: &[String], rows: &[Vec<String>]) -> String {
 fn markdown_table(headers: &[String], rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n|{}\n", headers.join(" | "), " --- |".repeat(headers.len()));
     for r in rows {
-        out += &format!("| {} |\n", r.join(" | "));
+        let _ = writeln!(out, "| {} |", r.join(" | "));
     }
     out
 }
@@ -705,12 +694,10 @@ fn markdown_table(headers: &[String], rows: &[Vec<String>]) -> String {
 fn markdown(report: &Report) -> String {
     let rows: Vec<Vec<String>> = rows(report).into_iter().map(Vec::from).collect();
     let mut out = markdown_table(&HEADERS.map(String::from), &rows);
-    out += &format!("\n{}\n", floors_line(report));
+    let _ = writeln!(out, "\n{}", floors_line(report));
     if let Some((headers, rows)) = peer_rows(report) {
-        out += &format!(
-            "\nAgainst what users would write instead (runner's speedup over each):\n\n{}",
-            markdown_table(&headers, &rows)
-        );
+        out += "\nAgainst what users would write instead (runner's speedup over each):\n\n";
+        out += &markdown_table(&headers, &rows);
     }
     out
 }

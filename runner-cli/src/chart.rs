@@ -36,7 +36,7 @@ pub fn write(path: &Path, series: &[(String, Vec<f64>)]) -> Result<(), String> {
             }
         })
         .y_desc("seconds")
-        .y_label_formatter(&|y| crate::bench::human_time(*y))
+        .y_label_formatter(&|y| crate::text::human_time(*y))
         .draw()
         .map_err(|e| e.to_string())?;
     for (i, (name, values)) in series.iter().enumerate() {

@@ -1,13 +1,14 @@
-//! The command line: clap structs that only parse, and the dispatch to the subcommands. Flags become a
-//! validated [`runner_core::RunConfig`] in [`crate::settings`]; nothing below this layer sees clap.
+//! The command line: clap structs that only parse (and the one-line rendering of a usage error).
+//! `main` dispatches them; flags become a validated [`runner_core::RunConfig`] in
+//! [`crate::settings`]; nothing below that layer sees clap.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use runner_core::Mode;
 
 use crate::exit_code;
-use crate::settings::{self, SettingsError};
 
 /// `runner --version`: the crate version and the Python this binary embeds.
 const VERSION: &str =
@@ -19,11 +20,12 @@ const VERSION: &str =
 #[command(name = "runner", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
     /// Run one program with torchfuzz ProgramRunner.run_program's transcript; exit 1 if it fails.
     Run(RunCmd),
     /// Run one program and report its result (run_and_validate); `--json` prints the result object.
@@ -39,8 +41,8 @@ enum Command {
 pub struct RunFlags {
     /// Engine: `warm` reuses pre-warmed executors, `fork` forks a fresh one per program, `subprocess`
     /// runs `python /abs/prog.py` in a fresh process.
-    #[arg(long, value_enum, default_value_t = ModeArg::Warm)]
-    pub mode: ModeArg,
+    #[arg(long, value_enum, default_value_t = Mode::Warm)]
+    pub mode: Mode,
     /// Modules the embedded engine imports once, before any program (comma-separated).
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub preload: Vec<String>,
@@ -66,40 +68,31 @@ pub struct RunFlags {
     pub max_output: u64,
 }
 
-/// `--mode` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ModeArg {
-    /// Executors forked from a warm zygote run programs back to back, state restored in between.
-    Warm,
-    /// A fresh executor, forked from the warm zygote, for every program.
-    Fork,
-    /// `python /abs/prog.py` in a fresh process.
-    Subprocess,
-}
-
+/// `runner run`.
 #[derive(Debug, Args)]
-struct RunCmd {
+pub struct RunCmd {
     /// The Python program to run.
-    program: PathBuf,
+    pub program: PathBuf,
     /// Arguments passed to the program (after `--`).
     #[arg(last = true)]
-    args: Vec<String>,
+    pub args: Vec<String>,
     #[command(flatten)]
-    flags: RunFlags,
+    pub flags: RunFlags,
 }
 
+/// `runner validate`.
 #[derive(Debug, Args)]
-struct ValidateCmd {
+pub struct ValidateCmd {
     /// The Python program to run.
-    program: PathBuf,
+    pub program: PathBuf,
     /// Arguments passed to the program (after `--`).
     #[arg(last = true)]
-    args: Vec<String>,
+    pub args: Vec<String>,
     /// Print one JSON object with the result and exit 0 whatever the program did.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     #[command(flatten)]
-    flags: RunFlags,
+    pub flags: RunFlags,
 }
 
 /// `runner batch`.
@@ -136,6 +129,9 @@ pub struct BatchCmd {
     /// Stop scheduling at the first failure and print how to reproduce it.
     #[arg(long)]
     pub fail_fast: bool,
+    /// After the first Ctrl-C, give running programs this many seconds before killing them.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub interrupt_grace: f64,
     /// No progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -219,56 +215,6 @@ fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<Cli, i32> {
             }
         }
     })
-}
-
-/// An error that ends the command, with its exit code.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// Bad input: nothing was run.
-    #[error(transparent)]
-    Usage(#[from] SettingsError),
-    /// Something failed while running.
-    #[error(transparent)]
-    Engine(#[from] runner_embed::EngineError),
-    /// Writing the report failed.
-    #[error("writing output: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl CliError {
-    /// Whether the reader of our stdout went away (`runner run x | head`): not an error of the run,
-    /// so runner ends quietly with 0, as other Unix tools do.
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, CliError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
-    }
-
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::Usage(_) => exit_code::USAGE,
-            // The engine could not start (interpreter, worker, preload): a set-up error.
-            CliError::Engine(_) | CliError::Io(_) => exit_code::USAGE,
-        }
-    }
-}
-
-impl Cli {
-    /// Runs the chosen command; returns the process exit code.
-    pub fn execute(self) -> Result<i32, CliError> {
-        match self.command {
-            Command::Run(cmd) => {
-                let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, runner_core::Purpose::Run)?;
-                crate::report::run(plan)
-            }
-            Command::Validate(cmd) => {
-                let plan =
-                    settings::single(&cmd.program, cmd.args, &cmd.flags, runner_core::Purpose::Validate)?;
-                crate::report::validate(plan, cmd.json)
-            }
-            Command::Batch(cmd) => crate::batch::execute(cmd),
-            Command::Bench(cmd) => crate::bench::execute(cmd),
-        }
-    }
 }
 
 #[cfg(test)]

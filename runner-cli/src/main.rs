@@ -1,14 +1,23 @@
-//! `runner`: parse the command line, run, print any error on one line, exit with its code.
+//! `runner`: parse the command line, dispatch to the subcommand, print any error on one line, exit
+//! with its code. The modules layer without a circle: `cli` (clap types) and `settings` (flags to a
+//! validated configuration) below the commands (`report` for run/validate, `batch`, `bench`), which
+//! share `reporter`, `text`, `chart` and `error`.
 
 mod batch;
 mod bench;
 mod chart;
 mod cli;
+mod error;
 mod exit_code;
 mod inputs;
 mod report;
 mod reporter;
 mod settings;
+mod text;
+
+use cli::Command;
+use error::CliError;
+use runner_core::Purpose;
 
 fn main() {
     // A worker process is this same binary; it must not go through clap.
@@ -16,7 +25,7 @@ fn main() {
         runner_embed::worker::main();
     }
     let code = match cli::parse() {
-        Ok(cli) => match cli.execute() {
+        Ok(cli) => match execute(cli.command) {
             Ok(code) => code,
             Err(err) if err.is_broken_pipe() => exit_code::PASSED,
             Err(err) => {
@@ -27,4 +36,20 @@ fn main() {
         Err(code) => code,
     };
     std::process::exit(code);
+}
+
+/// Runs the chosen command; returns the process exit code.
+fn execute(command: Command) -> Result<i32, CliError> {
+    match command {
+        Command::Run(cmd) => {
+            let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, Purpose::Run)?;
+            report::run(plan)
+        }
+        Command::Validate(cmd) => {
+            let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, Purpose::Validate)?;
+            report::validate(plan, cmd.json)
+        }
+        Command::Batch(cmd) => batch::execute(cmd),
+        Command::Bench(cmd) => bench::execute(cmd),
+    }
 }

@@ -8,7 +8,7 @@ use runner_core::text::decode_output;
 use runner_core::{device, RunResult};
 use runner_embed::Engines;
 
-use crate::cli::CliError;
+use crate::error::CliError;
 use crate::exit_code;
 use crate::settings::Plan;
 
@@ -29,7 +29,13 @@ fn execute(mut plan: Plan, engines: &Engines, announce: &mut dyn Write) -> Resul
         announce.flush()?;
         plan.spec.env.push((device::CUDA_VISIBLE_DEVICES.to_string(), dev));
     }
-    Ok(engines.engine().run(&plan.spec)?)
+    engines.engine().run(&plan.spec).map_err(|e| {
+        if e.is_setup() {
+            CliError::Setup(e)
+        } else {
+            CliError::EngineFailed(e)
+        }
+    })
 }
 
 /// `runner run`: the run_program transcript; exit 1 when the program failed.

@@ -19,6 +19,8 @@ use runner_core::{Mode, RunResult};
 
 use runner_embed::scheduler::Event;
 
+use crate::text::shell_quote;
+
 /// How many of the slowest programs the summary lists.
 const SLOWEST: usize = 5;
 
@@ -221,6 +223,11 @@ impl Reporter {
         cases.push(case);
     }
 
+    /// Programs the engine could not run, and results that could not be written.
+    pub fn runner_errors(&self) -> usize {
+        self.errors.len()
+    }
+
     fn failures(&self) -> usize {
         self.counts.iter().filter(|(s, _)| s.is_failure()).map(|(_, n)| n).sum::<usize>() + self.errors.len()
     }
@@ -368,15 +375,6 @@ impl Reporter {
             }
         }
         Ok(())
-    }
-}
-
-/// Quotes `s` for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 

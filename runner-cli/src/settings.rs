@@ -5,9 +5,9 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use runner_core::{DevicePolicy, Mode, ProgramSpec, Purpose, RunConfig};
+use runner_core::{DevicePolicy, ProgramSpec, Purpose, RunConfig};
 
-use crate::cli::{ModeArg, RunFlags};
+use crate::cli::RunFlags;
 
 /// A usage or set-up problem found before anything ran.
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +54,10 @@ pub fn single(
 
 /// Builds the validated configuration shared by every command that runs programs.
 pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
-    let mode = match flags.mode {
-        ModeArg::Warm => Mode::Warm,
-        ModeArg::Fork => Mode::Fork,
-        ModeArg::Subprocess => Mode::Subprocess,
-    };
-    let mut config = RunConfig::new(mode, find_python(flags.python.as_deref())?);
+    let mut config = RunConfig::new(flags.mode, find_python(flags.python.as_deref())?);
     config.timeout = match flags.timeout {
         None => None,
-        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+        Some(secs) if secs > 0.0 => Some(seconds(secs, "--timeout")?),
         Some(secs) => {
             return Err(SettingsError::BadValue {
                 flag: "--timeout",
@@ -90,6 +85,15 @@ pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
     config.max_programs_per_executor = flags.max_programs_per_executor;
     config.seed = flags.seed;
     Ok(config)
+}
+
+/// `secs` (zero or more) as a duration, or a usage error naming `flag` when it is not a number of
+/// seconds a duration can hold (NaN, negative, `1e300`).
+pub fn seconds(secs: f64, flag: &'static str) -> Result<Duration, SettingsError> {
+    Duration::try_from_secs_f64(secs).map_err(|_| SettingsError::BadValue {
+        flag,
+        reason: format!("{secs} is not a number of seconds runner can wait"),
+    })
 }
 
 /// runner's cache directory: `$RUNNER_CACHE_DIR`, else `$XDG_CACHE_HOME/runner`, else

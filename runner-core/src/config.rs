@@ -8,8 +8,10 @@ use std::time::Duration;
 /// Default cap on captured bytes per stream.
 pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
 
-/// Which engine runs programs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Which engine runs programs. The one spelling of the modes: the command line (`--mode`, `--modes`,
+/// through the `clap` feature), results (serde) and the fuzzer's oracle all use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Executors forked from a warm zygote run programs back to back, with state restored between them.
@@ -21,6 +23,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode, in the order `runner bench` shows them by default.
+    pub const ALL: [Mode; 3] = [Mode::Subprocess, Mode::Fork, Mode::Warm];
+
+    /// The mode of a command-line or results name (`warm`, `fork`, `subprocess`).
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     /// The name used on the command line and in results.
     pub fn as_str(self) -> &'static str {
         match self {

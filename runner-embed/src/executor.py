@@ -6,8 +6,9 @@ The zygote loads this file as a private module (it is never in sys.modules) and 
 The Rust side has already placed the program's output pipes on fds 1 and 2 and /dev/null on fd 0. It
 calls `prepare()`, then runs the file itself through CPython's own `PyRun_FileExFlags` (with no Python
 frame of ours on the stack, so recursion depth is the program's alone) and prints an uncaught exception
-through `PyErr_PrintEx`, as pythonrun.c does, then calls `finish()`. It also injects
-`_flush_std_files()`, flush_std_files() with PyErr_WriteUnraisable for a failing stdout.
+through `PyErr_PrintEx`, as pythonrun.c does, then calls `end_program()` (exit handlers, thread
+shutdown, stream flushing, teardown of `__main__`) and `finalize()` (the result and whether the
+executor may run another program, after `_restore()`).
 
 The references are CPython's Modules/main.c (pymain_run_python, Py_RunMain), Python/pythonrun.c
 (_PyRun_SimpleFileObject, handle_system_exit, flush_io) and Python/pylifecycle.c (create_stdio,
@@ -30,9 +31,6 @@ import time
 import types
 import warnings
 import weakref
-
-# Injected by the Rust side: flush_std_files() of pylifecycle.c; False when a flush failed.
-_flush_std_files = None
 
 # The streams made for the current program (sys.__std*__), flushed at its end even if replaced.
 _streams = ()
@@ -558,17 +556,6 @@ def _exit_code(exc):
         except OSError:
             pass
     return 1
-
-
-def _flush_io():
-    """flush_io() in pythonrun.c: flush stderr, then stdout, ignoring errors."""
-    for name in ("stderr", "stdout"):
-        f = getattr(sys, name, None)
-        if f is not None:
-            try:
-                f.flush()
-            except BaseException:
-                pass
 
 
 def _quiet_threads():

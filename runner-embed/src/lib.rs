@@ -60,6 +60,14 @@ pub enum EngineError {
     Setup(String),
 }
 
+impl EngineError {
+    /// Whether the interpreter itself could not be started or asked (so nothing of the program ran):
+    /// a set-up error, not a failure of a running engine.
+    pub fn is_setup(&self) -> bool {
+        matches!(self, EngineError::Spawn { .. } | EngineError::Probe { .. })
+    }
+}
+
 /// The engines of one run: the configuration (its mode possibly changed by a fallback) and, for the
 /// embedded modes, the running zygote that every thread shares.
 pub struct Engines {
@@ -88,6 +96,11 @@ impl Engines {
         }
         let zygote = Zygote::start(&config, &facts)?;
         Ok(Engines { config, zygote: Some(zygote), fallback: None })
+    }
+
+    /// The configuration programs run under (its mode the one they actually run in).
+    pub fn config(&self) -> &RunConfig {
+        &self.config
     }
 
     /// The mode programs actually run in.

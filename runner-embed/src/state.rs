@@ -63,6 +63,7 @@ fn c_environ() -> Vec<Vec<u8>> {
 fn c_locale() -> Option<CString> {
     // SAFETY: setlocale with NULL only queries; the result is copied at once.
     let p = unsafe { libc::setlocale(libc::LC_ALL, std::ptr::null()) };
+    // SAFETY: a non-NULL result of setlocale is a NUL-terminated string, valid until the next call.
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_owned())
 }
 
@@ -215,6 +216,8 @@ fn is_installed(file: &[u8]) -> bool {
 /// The GIL is held and `frame` is a live frame.
 unsafe fn code_filename(frame: *mut pyo3::ffi::PyFrameObject) -> Option<Vec<u8>> {
     use pyo3::ffi;
+    // SAFETY: the caller holds the GIL and `frame` is live; every new reference taken here is
+    // released here, and the UTF-8 buffer is copied before `name` is released.
     unsafe {
         let code = ffi::PyFrame_GetCode(frame);
         if code.is_null() {
@@ -246,6 +249,8 @@ unsafe fn code_filename(frame: *mut pyo3::ffi::PyFrameObject) -> Option<Vec<u8>>
 unsafe fn note_library_thread(args: *mut pyo3::ffi::PyObject) {
     use pyo3::ffi;
     let Some(watch) = WATCH.get() else { return };
+    // SAFETY: the caller holds the GIL and `args` is the event's argument tuple (checked below);
+    // borrowed items are used only while the tuple lives, new references are released.
     unsafe {
         if args.is_null() || ffi::PyTuple_Check(args) == 0 || ffi::PyTuple_Size(args) < 1 {
             return;

@@ -129,7 +129,7 @@ fn phase_timer() -> impl FnMut() -> f64 {
     }
 }
 
-/// How running the file ended, for `executor.finish()`: (status, payload) as its doc says.
+/// How running the file ended, for `executor.end_program()`: (status, payload) as its doc says.
 type RunStatus<'py> = (i32, Bound<'py, PyAny>);
 
 /// Parses and runs the file as pythonrun.c does for `python path`. Called from Rust, so no Python
@@ -400,8 +400,10 @@ fn fork_executor(
         // SAFETY: PyOS_BeforeFork/AfterFork_* bracket fork() with the GIL held, as CPython requires;
         // the zygote is single-threaded, so the child is a consistent copy.
         unsafe { pyo3::ffi::PyOS_BeforeFork() };
+        // SAFETY: see above; the child only runs the executor, which never returns.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
+            // SAFETY: in the child of the fork above, with the GIL held, as CPython requires.
             unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
             // The child keeps only its own socket: not the zygote's, not its siblings' pidfds.
             let _ = nix::unistd::close(zygote_sock.as_raw_fd());
@@ -411,6 +413,7 @@ fn fork_executor(
             drop(theirs);
             executor_main(py, ours, executor, zygote_pid);
         }
+        // SAFETY: in the parent after the fork above (or its failure), with the GIL held.
         unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
         if pid < 0 {
             return Err(std::io::Error::last_os_error());
@@ -464,6 +467,7 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
         // context: each program runs in a copy of the executor's, which is left when it is over.
         // SAFETY: the GIL is held; the new context is ours until it is exited and released below.
         let context = unsafe { pyo3::ffi::PyContext_CopyCurrent() };
+        // SAFETY: the GIL is held and `context` is the new, non-NULL context made above.
         if context.is_null() || unsafe { pyo3::ffi::PyContext_Enter(context) } < 0 {
             exit_now(70);
         }
@@ -510,6 +514,7 @@ fn executor_main(py: Python<'_>, sock: OwnedFd, executor: &Py<PyModule>, zygote:
             // SAFETY: the interpreter is alive (it is finalized only on the `last` path); `context`
             // is the context entered above, released here once.
             let left = unsafe { pyo3::ffi::PyContext_Exit(context) } == 0;
+            // SAFETY: the reference PyContext_CopyCurrent gave us, released once, after the exit.
             unsafe { pyo3::ffi::Py_DECREF(context) };
             if left {
                 (reusable, reason)

@@ -114,6 +114,60 @@ pub fn linked_python() -> String {
 /// bounds a hang; it measures nothing.
 pub const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Runs `cmd` in its own process group with stdout and stderr piped and collects its output; kills
+/// the group and fails the test if it has not finished within `limit`. With `input`, stdin is a pipe
+/// that gets those bytes and then its end of file; without, stdin is as `cmd` set it, and a piped
+/// stdin is held open, unwritten, until the command is done (so a program that reads it blocks, as
+/// one with an inherited terminal would).
+pub fn finish_within(cmd: &mut Command, input: Option<&[u8]>, limit: std::time::Duration) -> Output {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
+    let stdin = child.stdin.take();
+    let held = match (input, stdin) {
+        (Some(input), Some(mut stdin)) => {
+            let input = input.to_vec();
+            // Written from a thread so that a command that does not read cannot block the test;
+            // dropping the pipe afterwards is the end of file.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+            None
+        }
+        (_, stdin) => stdin,
+    };
+    let output = wait_within(child, limit, &format!("{cmd:?}"));
+    drop(held);
+    output
+}
+
+/// Waits for `child` (spawned in its own process group, its stdout and stderr piped) and collects
+/// its output; kills the group and fails the test, naming `what`, if it has not ended within `limit`.
+pub fn wait_within(child: std::process::Child, limit: std::time::Duration, what: &str) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.unwrap_or_else(|e| panic!("waiting for {what}: {e}")),
+        Err(_) => {
+            // The child is not reaped until wait_with_output returns, so its pid still names its
+            // group here.
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+            panic!("no result within {limit:?} (killed): {what}");
+        }
+    }
+}
+
 /// Waits for every process of `pids` to exit (`fixtures/wait_for_exit.py` waits on pidfds) and fails
 /// the test, after killing them, if some still live after [`HANG_LIMIT`]. `what` names them.
 pub fn assert_all_die(pids: &[u32], what: &str) {

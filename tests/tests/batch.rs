@@ -1,7 +1,7 @@
 //! End-to-end tests of `runner batch`: the real binary on the small corpora of `tests/batch_corpus/`
 //! (passing, failing, crashing, hanging, flooding and sleeping programs). They pin what a campaign
 //! relies on: one whole, parseable JSONL record per program with the right verdict, failure buckets with
-//! their reproduce commands, JUnit counts, the exit codes (0, 1, 2 with one line on stderr, 130),
+//! their reproduce commands, JUnit counts, the exit codes (0, 1, 2 with one line on stderr, 3, 130),
 //! `--resume`, `--fail-fast`, the sorted order of one worker, list inputs, the directory walk, Ctrl-C,
 //! and workers spread over devices. What each engine implements runs once per `--mode`, as
 //! `<mode>::<test>`, so that a failure in one engine does not hide the others.
@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use runner_tests::{assert_all_die, runner, text, HANG_LIMIT};
+use runner_tests::{assert_all_die, finish_within, runner, text, HANG_LIMIT};
 use serde_json::Value;
 
 runner_tests::per_mode!(warm, fork, subprocess; {
@@ -31,8 +31,12 @@ runner_tests::per_mode!(warm, fork, subprocess; {
     workers_are_spread_round_robin_over_a_fake_gpu_list,
 });
 
-/// What the README promises after the first Ctrl-C: running programs get this long, then are killed.
+/// The default grace after the first Ctrl-C (the README's): running programs get this long, then are
+/// killed. The test of the grace itself sets a shorter one with `--interrupt-grace`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
+/// The `--interrupt-grace` of the test that waits for the grace to end.
+const SHORT_GRACE: Duration = Duration::from_secs(2);
 
 /// `--timeout` for the mixed corpus: ends `hang.py`, and is far above what any other program takes.
 const TIMEOUT: &str = "3";
@@ -122,40 +126,9 @@ fn batch() -> Command {
     cmd
 }
 
-/// Runs `cmd` (stdin /dev/null) and collects its output; fails the test after [`HANG_LIMIT`].
+/// Runs `cmd` and collects its output; fails the test after [`HANG_LIMIT`].
 fn finish(cmd: &mut Command) -> Output {
-    finish_with_input(cmd, None)
-}
-
-/// Runs `cmd` with `input` on its stdin when given, and collects its output; fails the test, after
-/// killing the runner, when it has not finished within [`HANG_LIMIT`].
-fn finish_with_input(cmd: &mut Command, input: Option<&[u8]>) -> Output {
-    if input.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the runner");
-    if let Some(input) = input {
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        let input = input.to_vec();
-        // Written from a thread so that a runner that does not read cannot block the test; dropping
-        // the pipe afterwards is the end of file.
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-    }
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(HANG_LIMIT) {
-        Ok(output) => output.expect("wait for the runner"),
-        Err(_) => {
-            // Not reaped until wait_with_output returns, so the pid still names the runner.
-            kill(pid, "KILL");
-            panic!("no result within {HANG_LIMIT:?} (killed): {cmd:?}");
-        }
-    }
+    finish_within(cmd, None, HANG_LIMIT)
 }
 
 /// Sends signal `sig` (`INT`, `KILL`) to process `pid`.
@@ -489,6 +462,19 @@ fn the_exit_code_is_0_when_every_failure_is_ignored_and_1_otherwise() {
 }
 
 #[test]
+fn results_that_cannot_be_written_end_the_batch_with_3_and_say_so() {
+    // /dev/full opens, and every write to it fails (ENOSPC): the run completes, its results do not.
+    let out = finish(batch().args(["--output", "/dev/full"]).arg(corpus("mixed/pass_a.py")));
+    let ctx = "batch --output /dev/full pass_a.py";
+    assert_eq!(out.status.code(), Some(3), "{ctx}: exit code; {}", describe(&out));
+    let summary = text(&out.stdout);
+    assert!(
+        summary.lines().any(|l| l.starts_with("runner error: writing the results file:")),
+        "{ctx}: the summary names the lost results:\n{summary}"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2_with_one_line_on_stderr_and_run_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let pass = corpus("mixed/pass_a.py");
@@ -511,6 +497,9 @@ fn usage_errors_exit_2_with_one_line_on_stderr_and_run_nothing() {
         ("a bad --ignore-pattern regex", &[pass, "--ignore-pattern", "("]),
         ("an unknown --mode", &[pass, "--mode", "lukewarm"]),
         ("a --junit file that cannot be created", &[pass, "--junit", "/nonexistent/dir/junit.xml"]),
+        ("a --timeout no duration can hold", &[pass, "--timeout", "1e300"]),
+        ("a negative --interrupt-grace", &[pass, "--interrupt-grace", "-1"]),
+        ("an --interrupt-grace that is not a number", &[pass, "--interrupt-grace", "NaN"]),
     ];
     // Every case is checked, and every wrong one reported, before the test fails.
     let mut wrong = Vec::new();
@@ -680,7 +669,7 @@ fn from_list_reads_a_file_or_stdin_with_comments_and_relative_paths() {
         let jsonl = dir.path().join("results.jsonl");
         let mut cmd = batch();
         cmd.current_dir(&root).args(["--workers", "1", "--from-list"]).arg(from).arg("--output").arg(&jsonl);
-        let out = finish_with_input(cmd.arg(&argument), *input);
+        let out = finish_within(cmd.arg(&argument), *input, HANG_LIMIT);
         let ctx = format!("batch --from-list from {what}");
         assert_eq!(out.status.code(), Some(1), "{ctx}: exit code (value_error_2 fails); {}", describe(&out));
         let records = records(&jsonl);
@@ -790,7 +779,7 @@ struct Interruptible {
 }
 
 impl Interruptible {
-    fn start(mode: &str) -> Self {
+    fn start(mode: &str, grace: Duration) -> Self {
         let state = tempfile::tempdir().unwrap();
         let fifo = state.path().join("started");
         let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
@@ -816,6 +805,8 @@ impl Interruptible {
             .env("BATCH_TEST_DIR", state.path())
             .args(["--mode", mode, "--workers", "2", "--quiet", "--output"])
             .arg(&jsonl)
+            .arg("--interrupt-grace")
+            .arg(grace.as_secs_f64().to_string())
             .arg(corpus("sleepers"))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -956,18 +947,26 @@ fn assert_interrupted_cleanly(batch: &Interruptible, ctx: &str) {
 
 fn first_ctrl_c_stops_scheduling_kills_after_the_grace_and_exits_130(mode: &str) {
     let ctx = format!("batch --mode {mode} --workers 2 sleepers/, one Ctrl-C");
-    let mut batch = Interruptible::start(mode);
+    let mut batch = Interruptible::start(mode, SHORT_GRACE);
     // Both workers are busy with a sleeper (so 00_quick.py is done).
     batch.wait_for_programs(2);
+    // Taken before the signal: the runner's grace starts after it.
+    let interrupted = Instant::now();
     kill(batch.pid, "INT");
-    // The sleepers never end on their own: the runner must kill them when the grace is over.
-    let limit = INTERRUPT_GRACE + Duration::from_secs(30);
-    let Some(status) = batch.wait_until(Instant::now() + limit) else {
+    // The sleepers never end on their own: the runner must kill them when the grace is over, and
+    // not before.
+    let limit = SHORT_GRACE + Duration::from_secs(30);
+    let Some(status) = batch.wait_until(interrupted + limit) else {
         panic!(
-            "{ctx}: still running {limit:?} after Ctrl-C (grace {INTERRUPT_GRACE:?}); stderr: {:?}",
+            "{ctx}: still running {limit:?} after Ctrl-C (--interrupt-grace {SHORT_GRACE:?}); stderr: {:?}",
             batch.stderr_lines()
         )
     };
+    assert!(
+        interrupted.elapsed() >= SHORT_GRACE,
+        "{ctx}: the running programs were killed {:?} after Ctrl-C, before the grace of {SHORT_GRACE:?}",
+        interrupted.elapsed()
+    );
     assert_eq!(status.code(), Some(130), "{ctx}: exit code; stderr: {:?}", batch.stderr_lines());
     let summary = batch.stdout();
     assert!(summary.contains("interrupted"), "{ctx}: the summary says the run was interrupted:\n{summary}");
@@ -976,7 +975,7 @@ fn first_ctrl_c_stops_scheduling_kills_after_the_grace_and_exits_130(mode: &str)
 
 fn second_ctrl_c_kills_at_once(mode: &str) {
     let ctx = format!("batch --mode {mode} --workers 2 sleepers/, two Ctrl-C");
-    let mut batch = Interruptible::start(mode);
+    let mut batch = Interruptible::start(mode, INTERRUPT_GRACE);
     batch.wait_for_programs(2);
     kill(batch.pid, "INT");
     let first = Instant::now();

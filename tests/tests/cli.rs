@@ -9,12 +9,13 @@
 //! on timings.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 
 use runner_tests::{
-    assert_all_die, fixture, json, python_reference, returncode, runner, test_python, text, HANG_LIMIT,
+    assert_all_die, finish_within, fixture, json, python_reference, returncode, runner, test_python, text,
+    wait_within, HANG_LIMIT,
 };
 use serde_json::Value;
 
@@ -37,27 +38,10 @@ runner_tests::per_mode!(subprocess, fork, warm; {
 });
 
 /// Runs `cmd` and collects its output; fails the test if it has not finished within [`HANG_LIMIT`].
-/// A piped stdin is held open, unwritten, until the command is done.
+/// A piped stdin is held open, unwritten, until the command is done: that is what lets
+/// reads_stdin.py tell an inherited stdin (blocks forever) from /dev/null (end of file at once).
 fn finish(cmd: &mut Command) -> Output {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the runner");
-    // wait_with_output would close stdin first; keeping it open is what lets reads_stdin.py tell an
-    // inherited stdin (blocks forever) from /dev/null (end of file at once).
-    let stdin = child.stdin.take();
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = match rx.recv_timeout(HANG_LIMIT) {
-        Ok(output) => output.expect("wait for the runner"),
-        Err(_) => {
-            // The child is not reaped until wait_with_output returns, so its pid still names it here.
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            panic!("no result within {HANG_LIMIT:?} (killed): {cmd:?}");
-        }
-    };
-    drop(stdin);
-    output
+    finish_within(cmd, None, HANG_LIMIT)
 }
 
 /// Runs `check` on every row of a table, then fails naming the rows that failed (each failure's own
@@ -114,14 +98,15 @@ impl Expected {
 fn transcript(program: &Path, device: Option<&str>, e: &Expected) -> String {
     let mut t = format!("Running: {}\n", program.display());
     if let Some(dev) = device {
-        t += &format!("Selected CUDA_VISIBLE_DEVICES={dev}\n");
+        let _ = writeln!(t, "Selected CUDA_VISIBLE_DEVICES={dev}");
     }
     if e.returncode == 0 {
-        t += &format!("=== Program Output ===\n{}\n{}\n", e.stdout, e.stderr);
+        let _ = write!(t, "=== Program Output ===\n{}\n{}\n", e.stdout, e.stderr);
     } else {
         // run_program reads the source with open(): text mode, so universal newlines as well.
         let source = text(&std::fs::read(program).expect("read the program source"));
-        t += &format!(
+        let _ = write!(
+            t,
             "=== Program Output (Failure) ===\n{}\n{}\n{}\n=== Program Source ===\n{}\n{}\nProgram exited with code: {}\n",
             e.stdout,
             e.stderr,
@@ -702,28 +687,21 @@ fn a_reader_that_goes_away_ends_runner_quietly_with_0() {
     // `runner run big.py | head -1`: the closed pipe is the reader's choice, not an error of the run
     // (as for other Unix tools); before, runner said "Broken pipe" and exited 2.
     use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
     for command in [&["run", "--mode", "subprocess"][..], &["validate", "--json", "--mode", "subprocess"]] {
         let mut child = runner()
             .args(command)
             .arg(fixture("big_output.py"))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .unwrap();
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
         assert!(!first.is_empty(), "{command:?}");
         // The reader (dropped above) is gone; the rest of the 50 MB meets a closed pipe.
-        let pid = child.id();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        let out = rx.recv_timeout(HANG_LIMIT).unwrap_or_else(|_| {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            panic!("{command:?} did not end after its reader went away");
-        });
-        let out = out.unwrap();
+        let out = wait_within(child, HANG_LIMIT, &format!("{command:?} after its reader went away"));
         assert_eq!(out.status.code(), Some(0), "{command:?}: {}", text(&out.stderr));
         assert_eq!(text(&out.stderr), "", "{command:?}");
     }

@@ -69,30 +69,10 @@ fn with_env<'c>(cmd: &'c mut Command, env: &[(&str, &str)]) -> &'c mut Command {
     cmd.env_remove("PYTHONUNBUFFERED").envs(env.iter().copied()).current_dir(workdir())
 }
 
-/// Runs `cmd` in its own process group and collects its output; kills the group and fails the test if
-/// it has not finished within [`HANG_LIMIT`].
+/// Runs `cmd` (stdin /dev/null) in its own process group and collects its output; kills the group and
+/// fails the test if it has not finished within [`HANG_LIMIT`].
 fn finish(cmd: &mut Command) -> Output {
-    use std::os::unix::process::CommandExt;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(HANG_LIMIT) {
-        Ok(output) => output.unwrap_or_else(|e| panic!("waiting for {cmd:?}: {e}")),
-        Err(_) => {
-            // The child is not reaped until wait_with_output returns, so its pid still names its group.
-            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
-            panic!("no result within {HANG_LIMIT:?} (killed): {cmd:?}");
-        }
-    }
+    runner_tests::finish_within(cmd.stdin(Stdio::null()), None, HANG_LIMIT)
 }
 
 /// What `python /abs/prog.py` does under `env`: `runner_tests::python_reference` with an environment
@@ -350,7 +330,7 @@ fn fuzz_findings_stay_fixed() {
                     report,
                     "{} ({} mode) differs again in {}:",
                     written.name,
-                    written.mode.name(),
+                    written.mode.as_str(),
                     fields.join(", ")
                 );
                 for actual in &replay.observed {

@@ -126,7 +126,7 @@ pub fn run(root: &Path, args: FuzzArgs) -> Result<()> {
     config.python_sample = args.python_sample;
     config.keep_work = args.keep_work;
 
-    let modes: Vec<&str> = config.modes.iter().map(|m| m.name()).collect();
+    let modes: Vec<&str> = config.modes.iter().map(|m| m.as_str()).collect();
     eprintln!(
         "xtask: fuzz seed {seed}, template {}, modes {}, {} worker(s), batches of {}, runner {}, python {}",
         template.name(),
@@ -167,7 +167,7 @@ pub fn run(root: &Path, args: FuzzArgs) -> Result<()> {
         }
         Event::Incident(what) => eprintln!("RUNNER FAILED: {what}"),
         Event::Duplicate { index, mode, of } => {
-            eprintln!("  program {index} ({}) differs like finding {of}: counted, not shrunk", mode.name());
+            eprintln!("  program {index} ({}) differs like finding {of}: counted, not shrunk", mode.as_str());
         }
     })
     .with_context(|| format!("fuzz campaign (seed {seed})"))?;

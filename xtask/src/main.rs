@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
 //! - `test`: create or reuse the cached test Python environments (numpy, torch; the newest torch),
-//!   then run every test, and the torch tests once more against the newest torch.
+//!   then run every test, the torch tests once more against the newest torch, and the static checks
+//!   (`cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc` without warnings).
 //! - `demo`: the main job: build runner and run the bundled example programs.
 //! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md.
 //! - `testenv`: only create or reuse the test environment and print its Python.
@@ -101,7 +102,24 @@ fn test(extra: &[String]) -> Result<()> {
     let torch_newest = run(test_command(nextest, &["-p", "runner-tests", "--test", "torch_state"])
         .current_dir(&root)
         .env("RUNNER_TEST_PYTHON", &newest));
-    all.and(torch_newest)
+    // The habits that keep the code as it is: formatted, lint-free (the workspace lints included),
+    // documented without broken links. Run after the tests so that a lint never hides a failing test.
+    let checks = static_checks(&root);
+    all.and(torch_newest).and(checks)
+}
+
+/// `cargo fmt --check`, `cargo clippy --all-targets -D warnings` and `cargo doc` without warnings, each
+/// run and reported before the first failure is returned.
+fn static_checks(root: &Path) -> Result<()> {
+    let fmt = run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]).current_dir(root));
+    let clippy = run(Command::new("cargo")
+        .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+        .current_dir(root));
+    let doc = run(Command::new("cargo")
+        .args(["doc", "--workspace", "--no-deps", "--document-private-items"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(root));
+    fmt.and(clippy).and(doc)
 }
 
 /// `cargo nextest run` (or `cargo test` without nextest) over `selection`, every failure reported.

@@ -1,6 +1,6 @@
 //! The `semantics` template's behaviours: output, exit forms, exceptions, threads, atexit, `__del__`,
 //! imports, child processes, mutations of process state and checks of it. Each function makes one
-//! [`Block`]; [`blocks`] composes a program from them.
+//! [`Block`]; `blocks` composes a program from them.
 //!
 //! Every behaviour must be deterministic under python: no pids, times, addresses (every object whose
 //! repr might be printed defines `__repr__`), str-hash orders (sets of strings are sorted), thread

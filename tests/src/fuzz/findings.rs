@@ -120,7 +120,7 @@ impl Finding {
         let behaviours = behaviours.join("  ->  ");
         format!(
             "{} mode: {} differ{}{} [{}]",
-            self.mode.name(),
+            self.mode.as_str(),
             self.fields.join(", "),
             if self.recovered { " (first warm attempt only; the fresh re-run matched)" } else { "" },
             if self.reproduced { "" } else { " (did not reproduce on a re-run)" },
@@ -179,7 +179,7 @@ impl Finding {
             out,
             "{env} {} batch --workers 1 --mode {} --python {}{preload} --output actual.jsonl {}\n```\n",
             runner.display(),
-            self.mode.name(),
+            self.mode.as_str(),
             python.display(),
             files.join(" "),
         );

@@ -194,7 +194,7 @@ pub struct Summary {
     pub skipped_programs: Vec<u64>,
     /// torch template: programs run only through runner (not in the python sample).
     pub not_sampled: u64,
-    /// python runs (twice per compared program, up to [`PYTHON_RERUNS`] more per difference).
+    /// python runs (twice per compared program, up to `PYTHON_RERUNS` more per difference).
     pub python_runs: u64,
     /// Seconds spent in python runs.
     pub python_seconds: f64,
@@ -249,7 +249,7 @@ impl Summary {
             let _ = writeln!(
                 out,
                 "  {:<10} {runs} programs run, {secs:.1} s in runner batch ({rate:.0} programs/min)",
-                mode.name()
+                mode.as_str()
             );
         }
         let py_rate = if self.python_seconds > 0.0 {
@@ -290,7 +290,7 @@ impl Summary {
             let _ = writeln!(out, "    {} {}\n      {dir}", f.name(), f.title());
             if !f.duplicates.is_empty() {
                 let dups: Vec<String> =
-                    f.duplicates.iter().map(|(i, m)| format!("{i} ({})", m.name())).collect();
+                    f.duplicates.iter().map(|(i, m)| format!("{i} ({})", m.as_str())).collect();
                 let _ = writeln!(out, "      also seen in programs {}", dups.join(", "));
             }
         }
@@ -458,7 +458,7 @@ impl BatchJob<'_> {
                     incidents.push(format!(
                         "batch {batch} ({}), {} mode: {e} (programs kept in {})",
                         settings.describe(),
-                        mode.name(),
+                        mode.as_str(),
                         dir.display()
                     ));
                 }
@@ -590,7 +590,7 @@ impl BatchJob<'_> {
         let scratch = self.config.workdir.join(format!(
             "shrink-{batch:06}-{}-{}",
             target.index,
-            difference.mode.name()
+            difference.mode.as_str()
         ));
         let mut reproducer =
             Reproducer::new(self.oracle, difference.mode, settings, &difference.fields, scratch.clone());
@@ -643,7 +643,7 @@ impl BatchJob<'_> {
             let mut state = self.state.lock().expect("no panics while locked");
             let mut name = finding.name();
             if !state.names.insert(name.clone()) {
-                name = format!("{name}-{}", difference.mode.name());
+                name = format!("{name}-{}", difference.mode.as_str());
                 state.names.insert(name.clone());
             }
             self.config.findings_dir.join(name)

@@ -4,6 +4,7 @@
 //! that both get, and compares what they did. It knows nothing of generation or shrinking.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -16,38 +17,8 @@ use super::grammar::{Gen, Template};
 use super::FuzzError;
 use crate::{returncode, text};
 
-/// An engine mode of `runner`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Executors reused across programs, state restored in between.
-    Warm,
-    /// A fresh executor forked from the zygote per program.
-    Fork,
-    /// `python /abs/prog.py` run by runner (a sanity check of the oracle itself).
-    Subprocess,
-}
-
-impl Mode {
-    /// The `--mode` value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Warm => "warm",
-            Mode::Fork => "fork",
-            Mode::Subprocess => "subprocess",
-        }
-    }
-
-    /// Parses a `--mode` value.
-    pub fn from_name(name: &str) -> Option<Mode> {
-        match name {
-            "warm" => Some(Mode::Warm),
-            "fork" => Some(Mode::Fork),
-            "subprocess" => Some(Mode::Subprocess),
-            _ => None,
-        }
-    }
-}
+/// An engine mode of `runner`: runner-core's own, so the fuzzer spells the modes as runner does.
+pub use runner_core::Mode;
 
 /// What one run of a program did, as runner reports it (streams decoded with replacement, universal
 /// newlines).
@@ -161,7 +132,7 @@ impl Settings {
             out.push_str(var);
         }
         for (k, v) in self.env() {
-            out.push_str(&format!(" {k}={v}"));
+            let _ = write!(out, " {k}={v}");
         }
         out
     }
@@ -271,10 +242,10 @@ impl Oracle {
         settings: &Settings,
     ) -> Result<Vec<Record>, FuzzError> {
         let dir = programs[0].parent().expect("programs live in a directory");
-        let results = dir.join(format!(".results-{}.jsonl", mode.name()));
+        let results = dir.join(format!(".results-{}.jsonl", mode.as_str()));
         let _ = std::fs::remove_file(&results);
         let mut cmd = self.command(&self.runner, settings, dir);
-        cmd.args(["batch", "--quiet", "--workers", "1", "--mode", mode.name(), "--timeout"])
+        cmd.args(["batch", "--quiet", "--workers", "1", "--mode", mode.as_str(), "--timeout"])
             .arg(self.timeout.as_secs().max(1).to_string())
             .arg("--python")
             .arg(&self.python);
@@ -356,6 +327,7 @@ fn finish(cmd: &mut Command, limit: Duration) -> Result<(Output, bool), FuzzErro
         Err(_) => {
             // The child is not reaped until wait_with_output returns, so its pid still names its
             // group; killing the group also closes the pipes its descendants held.
+            // SAFETY: kill(2) takes plain integers and touches no memory of ours.
             unsafe { libc::kill(-pid, libc::SIGKILL) };
             let result = rx.recv().expect("the waiting thread sends once");
             (result, true)
