@@ -132,11 +132,13 @@ PY
     # would on this machine, which sets PYTHONDONTWRITEBYTECODE. 24 and 128 programs, -j 8.
     p2=torch,torch._dynamo,torch._inductor,torch._inductor.compile_fx
     export RUNNER_CACHE_DIR=$work/runner-cache
-    "$py" bench/make_corpus.py "$work/w24" torch_compile --count 24 --device cuda
-    "$py" bench/make_corpus.py "$work/w128" torch_compile --count 128 --device cuda
-    for n in 24 128; do
+    # BC_SIZES: the corpus sizes (the first also gets the run that fills the cache and
+    # --no-bytecode-cache); BC_PYTHON=1 adds `python prog.py` in a pool of 8.
+    sizes=${BC_SIZES:-24 128} first=${sizes%% *}
+    for n in $sizes; do
+      "$py" bench/make_corpus.py "$work/w$n" torch_compile --count $n --device cuda
       c=$work/w$n rows=() f=$out/bc_$n
-      if [ $n = 24 ]; then
+      if [ $n = $first ]; then
         wrow bc_${n}_populate $c $f.populate.jsonl env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$p2" --timeout 600 -o $f.populate.jsonl "$c"
         rows+=("warm, the run that fills the bytecode cache"=$f.populate.jsonl)
         wrow bc_${n}_nocache $c $f.nocache.jsonl env RUNNER_DEBUG=1 "$runner" batch -q -j 8 --preload "$p2" --no-bytecode-cache --timeout 600 -o $f.nocache.jsonl "$c"
@@ -148,6 +150,10 @@ PY
       rows+=("forkserver peer"=$f.forkserver.json)
       wrow bc_${n}_reused $c $f.reused.json "$py" bench/peers.py reused -j 8 --preload "$p2" --json $f.reused.json "$c"/*.py
       rows+=("reused pool peer (not faithful)"=$f.reused.json)
+      if [ "${BC_PYTHON:-0}" = 1 ]; then
+        wrow bc_${n}_subprocess $c $f.subprocess.jsonl "$runner" batch -q -j 8 --mode subprocess --timeout 600 -o $f.subprocess.jsonl "$c"
+        rows+=("python prog.py, pool of 8"=$f.subprocess.jsonl)
+      fi
       "$py" bench/compare.py "${rows[@]}" --against "warm" > "$out/bc_$n.md"
       (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* bc* sticky* 2>/dev/null)
     done
