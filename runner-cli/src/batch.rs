@@ -115,11 +115,10 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         let devices = &devices;
         let stop_at = stop_at.as_ref().map(|f| f as &(dyn Fn(&runner_core::RunResult) -> bool + Sync));
         scope.spawn(move || scheduler::run(engines, jobs, devices, stop_ref, stop_at, tx));
+        // The scheduler decides fail-fast (a failure or an engine failure stops it); the reporter
+        // only reports.
         for event in rx {
-            // A program the engine could not run stops a --fail-fast batch too.
-            if reporter.handle(event) && cmd.fail_fast {
-                stop.stop();
-            }
+            reporter.handle(event);
         }
     });
     let interrupted = interrupts.load(Ordering::SeqCst) > 0;
@@ -167,6 +166,10 @@ fn open_output(path: &Path, resume: bool) -> Result<(File, HashSet<PathBuf>), Se
     for line in BufReader::new(&bytes[..whole]).lines() {
         let Ok(line) = line else { continue };
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            // A program the engine could not run has no result yet: it runs again.
+            if v.get("status").and_then(|s| s.as_str()) == Some(crate::reporter::ENGINE_FAILED) {
+                continue;
+            }
             if let Some(p) = v.get("program").and_then(|p| p.as_str()) {
                 done.insert(PathBuf::from(p));
             }

@@ -381,7 +381,9 @@ fn run_mode(
                         result.success,
                     ));
                 }
-                Event::Error { message, .. } => eprintln!("runner bench: error: {message}"),
+                Event::EngineFailed { failure, program, .. } => {
+                    eprintln!("runner bench: error: {}: engine failed: {failure}", program.display())
+                }
                 Event::Started { .. } => {}
             }
         }

@@ -15,7 +15,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
 use runner_core::classify::{classify, signature, IgnorePatterns, Status};
-use runner_core::{Mode, RunResult};
+use runner_core::{EngineFailure, Mode, RunResult};
 
 use runner_embed::scheduler::Event;
 
@@ -37,6 +37,23 @@ struct Record<'a> {
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
+}
+
+/// The `status` of the record of a program the engine could not run to a result.
+pub const ENGINE_FAILED: &str = "engine_failed";
+
+/// One JSONL line for a program the engine could not run: no returncode, no output, only what
+/// failed. `--resume` runs such a program again.
+#[derive(Serialize)]
+struct EngineFailedRecord<'a> {
+    success: bool,
+    program: &'a Path,
+    mode: Mode,
+    duration: f64,
+    index: usize,
+    worker: usize,
+    status: &'static str,
+    engine_failure: &'a EngineFailure,
 }
 
 struct Bucket {
@@ -134,15 +151,27 @@ impl Reporter {
         }
     }
 
-    /// Takes one event; returns true when it was a failure (for `--fail-fast`).
-    pub fn handle(&mut self, event: Event) -> bool {
+    /// Takes one event.
+    pub fn handle(&mut self, event: Event) {
         match event {
-            Event::Started { .. } => false,
-            Event::Error { index, worker, message } => {
-                self.errors.push(format!("program #{index} (worker {worker}): {message}"));
+            Event::Started { .. } => {}
+            Event::EngineFailed { index, worker, program, failure, duration } => {
+                self.write_line(&EngineFailedRecord {
+                    success: false,
+                    program: &program,
+                    mode: self.mode,
+                    duration,
+                    index,
+                    worker,
+                    status: ENGINE_FAILED,
+                    engine_failure: &failure,
+                });
+                self.errors.push(format!(
+                    "{} (program #{index}, worker {worker}, after {duration:.1}s): engine failed: {failure}",
+                    program.display()
+                ));
                 self.done += 1;
                 self.tick();
-                true
             }
             Event::Finished { index, worker, result } => {
                 let status = classify(&result, &self.ignore);
@@ -179,12 +208,15 @@ impl Reporter {
                 }
                 self.done += 1;
                 self.tick();
-                status.is_failure()
             }
         }
     }
 
     fn write_record(&mut self, record: &Record<'_>) {
+        self.write_line(record);
+    }
+
+    fn write_line(&mut self, record: &impl Serialize) {
         let Some(file) = &self.jsonl else { return };
         let mut line = serde_json::to_vec(record).expect("records serialise");
         line.push(b'\n');

@@ -1,5 +1,5 @@
 //! The vocabulary shared by every part of runner: what a program to run is ([`ProgramSpec`]), what
-//! running it produced ([`RunResult`]), which GPU it may use ([`device`]), how a wait status becomes a
+//! running it produced ([`RunResult`], [`Outcome`]), which GPU it may use ([`device`]), how a wait status becomes a
 //! Python-style returncode ([`exit`]) and the validated configuration of a run ([`RunConfig`]).
 //!
 //! This crate knows nothing about Python embedding, processes or the command line: the engines in
@@ -9,11 +9,13 @@ pub mod classify;
 pub mod config;
 pub mod device;
 pub mod exit;
+pub mod outcome;
 pub mod result;
 pub mod spec;
 pub mod text;
 
 pub use config::{Mode, RunConfig};
 pub use device::{DevicePolicy, Purpose};
+pub use outcome::{EngineFailure, EngineFailureKind, Outcome};
 pub use result::{RunResult, Truncated};
 pub use spec::ProgramSpec;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use crate::config::Mode;
+use crate::outcome::Outcome;
 
 /// Which captured streams went past the output cap and lost their tail.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,15 +62,9 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// A short human description of how the program ended: `exit 0`, `exit 3`, `SIGSEGV`, `timed out`.
-    pub fn outcome(&self) -> String {
-        if self.timed_out {
-            "timed out".to_string()
-        } else if self.returncode < 0 {
-            crate::exit::signal_name(-self.returncode)
-        } else {
-            format!("exit {}", self.returncode)
-        }
+    /// How the program ended, as a type.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::of_returncode(self.returncode, self.timed_out)
     }
 }
 
@@ -101,6 +96,7 @@ mod tests {
         assert_eq!(v["stderr"], "e");
         assert_eq!(v["returncode"], -11);
         assert_eq!(v["mode"], "subprocess");
-        assert_eq!(r.outcome(), "SIGSEGV");
+        assert_eq!(r.outcome(), Outcome::Crashed { signal: 11 });
+        assert_eq!(r.outcome().to_string(), "SIGSEGV");
     }
 }

@@ -20,7 +20,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use runner_core::exit::ExitStatus;
 use runner_core::{Mode, ProgramSpec, RunConfig, RunResult};
 
-use crate::protocol::{self, FromZygote, ProgramDone, RunProgram, Setup, ToZygote};
+use crate::protocol::{self, FromExecutor, FromZygote, ProgramDone, RunProgram, Setup, ToZygote};
 use crate::supervise::{supervise, Limits, Outcome, Watched};
 use crate::worker::{WORKER_FD, WORKER_SUBCOMMAND};
 use crate::{unix, EngineError};
@@ -142,12 +142,9 @@ impl Zygote {
         self.routes.lock().unwrap().floors.insert(token, tx);
         {
             let sock = self.sock.lock().unwrap();
-            protocol::send(sock.as_fd(), &ToZygote::ForkAndReap { token }, &[])
-                .map_err(EngineError::Worker)?;
+            protocol::send(sock.as_fd(), &ToZygote::ForkAndReap { token }, &[]).map_err(zygote_error)?;
         }
-        rx.recv()
-            .map(Duration::from_secs_f64)
-            .map_err(|_| EngineError::Setup("the worker process died".into()))
+        rx.recv().map(Duration::from_secs_f64).map_err(|_| EngineError::ZygoteDied)
     }
 
     /// Forks a fresh executor.
@@ -161,8 +158,16 @@ impl Zygote {
         let (tx, rx) = bounded(1);
         self.routes.lock().unwrap().forks.insert(token, tx);
         let sock = self.sock.lock().unwrap();
-        protocol::send(sock.as_fd(), &ToZygote::Fork { token }, &[]).map_err(EngineError::Worker)?;
+        protocol::send(sock.as_fd(), &ToZygote::Fork { token }, &[]).map_err(zygote_error)?;
         Ok(PendingFork { rx })
+    }
+}
+
+/// A failed send to the zygote: its socket is closed when the zygote is gone.
+fn zygote_error(e: io::Error) -> EngineError {
+    match e.raw_os_error() {
+        Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN) => EngineError::ZygoteDied,
+        _ => EngineError::Worker(e),
     }
 }
 
@@ -191,8 +196,8 @@ impl PendingFork {
                     program_time: None,
                 })
             }
-            Ok(Err(message)) => Err(EngineError::Setup(format!("fork failed: {message}"))),
-            Err(_) => Err(EngineError::Setup("the worker process died".into())),
+            Ok(Err(message)) => Err(EngineError::ForkFailed(message)),
+            Err(_) => Err(EngineError::ZygoteDied),
         }
     }
 }
@@ -262,6 +267,8 @@ struct ExecutorRun<'a> {
     ex: &'a mut Executor,
     warm: bool,
     reusable: bool,
+    /// The executor said its own code failed: an engine failure, not the program's result.
+    failed: Option<String>,
 }
 
 impl Executor {
@@ -296,14 +303,18 @@ impl Executor {
         drop((out_w, err_w));
         self.programs += 1;
         self.program_time = None;
-        let mut unit = ExecutorRun { ex: self, warm: !last, reusable: false };
+        let mut unit = ExecutorRun { ex: self, warm: !last, reusable: false, failed: None };
         let outcome = supervise(&mut unit, out_r, err_r, limits, start).map_err(EngineError::Supervise)?;
-        if !unit.reusable {
+        let (reusable, failed) = (unit.reusable, unit.failed.take());
+        if !reusable {
             // Fork mode, or an executor that cannot go on: it and whatever its program left in its
             // process group go now (the supervision loop has already had its chance to report a leak).
             self.retire();
         }
-        Ok(outcome)
+        match failed {
+            Some(message) => Err(EngineError::ExecutorFailed(message)),
+            None => Ok(outcome),
+        }
     }
 
     /// Kills the executor's process group (the executor, if it still lives, and its program's
@@ -338,6 +349,30 @@ impl Drop for Executor {
     }
 }
 
+impl ExecutorRun<'_> {
+    /// Takes the executor's word on how its program ended.
+    fn done(&mut self, done: &ProgramDone) {
+        self.ex.program_time = Some(done.program_time);
+        if !self.warm {
+            self.ex.alive = false;
+            return;
+        }
+        self.reusable = done.reusable;
+        if debug_enabled() {
+            if let Some(timings) = &done.timings {
+                eprintln!("runner: debug: executor {}: end of program: {timings}", self.ex.pid);
+            }
+            match &done.reason {
+                Some(reason) => eprintln!("runner: debug: executor {} retired: {reason}", self.ex.pid),
+                None if done.reusable => {
+                    eprintln!("runner: debug: executor {} kept for the next program", self.ex.pid)
+                }
+                None => {}
+            }
+        }
+    }
+}
+
 impl Watched for ExecutorRun<'_> {
     fn exit_fds(&self) -> Vec<BorrowedFd<'_>> {
         let mut fds = vec![self.ex.sock.as_fd()];
@@ -346,48 +381,36 @@ impl Watched for ExecutorRun<'_> {
     }
 
     fn poll_exit(&mut self) -> io::Result<Option<i32>> {
-        if self.warm {
-            match protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
-                Ok(Some((done, _))) => {
-                    self.reusable = done.reusable;
-                    self.ex.program_time = Some(done.program_time);
-                    if debug_enabled() {
-                        if let Some(timings) = &done.timings {
-                            eprintln!("runner: debug: executor {}: end of program: {timings}", self.ex.pid);
-                        }
-                        match &done.reason {
-                            Some(reason) => {
-                                eprintln!("runner: debug: executor {} retired: {reason}", self.ex.pid)
-                            }
-                            None if done.reusable => {
-                                eprintln!("runner: debug: executor {} kept for the next program", self.ex.pid)
-                            }
-                            None => {}
-                        }
-                    }
-                    return Ok(Some(done.returncode));
-                }
-                // Maybe the pidfd woke us: check whether the executor is still there.
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        && !self.ex.pidfd.as_ref().is_some_and(|p| readable(p.as_fd())) =>
-                {
-                    return Ok(None);
-                }
-                _ => {}
-            }
-        } else {
-            // Fork mode: the executor says how its program ended just before it exits, so the result
-            // does not wait for the zygote to reap it. Without that word (a crash, a kill) only the
-            // process's end counts: its socket may live on in what its program forked.
-            if let Ok(Some((done, _))) = protocol::try_recv::<ProgramDone>(self.ex.sock.as_fd()) {
-                self.ex.program_time = Some(done.program_time);
-                self.ex.alive = false;
+        // Warm mode: the executor says how its program ended and stays. Fork mode: it says so just
+        // before it exits, so the result does not wait for the zygote to reap it. Without that word
+        // (a crash, a kill) only the process's end counts: its socket may live on in what its
+        // program forked.
+        let msg = protocol::try_recv::<FromExecutor>(self.ex.sock.as_fd());
+        match msg {
+            Ok(Some((FromExecutor::Done(done), _))) => {
+                self.done(&done);
                 return Ok(Some(done.returncode));
             }
-            if !self.ex.pidfd.as_ref().is_none_or(|p| readable(p.as_fd())) {
+            Ok(Some((FromExecutor::Failed { message }, _))) => {
+                if debug_enabled() {
+                    eprintln!("runner: debug: executor {} failed: {message}", self.ex.pid);
+                }
+                self.failed = Some(message);
+                // Its exit status is the executor's own, not the program's.
+                self.ex.death();
+                return Ok(Some(-libc::SIGKILL));
+            }
+            _ => {}
+        }
+        let pidfd_readable = self.ex.pidfd.as_ref().map(|p| readable(p.as_fd()));
+        let would_block = matches!(&msg, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        if self.warm {
+            // Nothing to read: maybe the pidfd woke us; go on waiting while the executor is there.
+            if would_block && pidfd_readable != Some(true) {
                 return Ok(None);
             }
+        } else if pidfd_readable == Some(false) {
+            return Ok(None);
         }
         Ok(Some(self.ex.death()))
     }

@@ -883,6 +883,21 @@ def _mark(label):
         _marks.append((label, time.perf_counter()))
 
 
+class Ending:
+    """How a program ended, handed to the Rust side, which reads it by name (worker/executor.rs,
+    `Ending`): the returncode, whether it was a KeyboardInterrupt (python then dies by SIGINT),
+    whether the executor can go on and why not, and whether python's real shutdown must end it."""
+
+    __slots__ = ("returncode", "keyboard_interrupt", "reusable", "reason", "finalize")
+
+    def __init__(self, returncode, keyboard_interrupt, reusable, reason, finalize):
+        self.returncode = returncode
+        self.keyboard_interrupt = keyboard_interrupt
+        self.reusable = reusable
+        self.reason = reason
+        self.finalize = finalize
+
+
 def debug_timings():
     """RUNNER_DEBUG's account of where the end of the last program went (its exit, teardown and the
     restore), as text; None without RUNNER_DEBUG."""
@@ -893,27 +908,29 @@ def debug_timings():
     return text
 
 
-def end_program(d, status, payload, last):
+def end_program(d, how, payload, last):
     """The first half of the end of a program that the Rust side ran: the exit status, then
-    Py_FinalizeEx's thread shutdown and atexit handlers. Returns (returncode, keyboard_interrupt,
-    reusable, reason); the Rust side then flushes the std files (with no frame of ours on the stack, as
-    at exit) and calls `finalize()`.
+    Py_FinalizeEx's thread shutdown and atexit handlers. Returns an `Ending`; the Rust side then
+    flushes the std files (with no frame of ours on the stack, as at exit) and calls `finalize()`.
 
-    status 0: the program ran to its end; 1: an exception was printed (payload: it was exactly a
-    KeyboardInterrupt); 2: SystemExit was raised (payload: the exception, not printed); 3: the file
-    could not be opened (payload: the exit status, 2). With `last`, the process exits after this
-    program, so python's own thread shutdown is used; otherwise the executor goes on only if the
-    program left no thread behind and its state can be restored.
+    `how` (worker/capi.rs, FileEnd): "returned", the program ran to its end; "raised", an exception
+    was printed (payload: it was exactly a KeyboardInterrupt); "system_exit", SystemExit was raised
+    (payload: the exception, not printed); "unopenable", the file could not be opened (python exits
+    2). With `last`, the process exits after this program, so python's own thread shutdown is used;
+    otherwise the executor goes on only if the program left no thread behind and its state can be
+    restored.
     """
     _marks.clear()
     _mark("end")
-    kbd = status == 1 and bool(payload)
-    if status == 2:
+    kbd = how == "raised" and bool(payload)
+    if how == "system_exit":
         code = _exit_code(payload)
-    elif status == 3:
-        code = payload
+    elif how == "unopenable":
+        code = 2
+    elif how == "raised":
+        code = 1
     else:
-        code = status
+        code = 0
     payload = None
     # _PyRun_SimpleFileObject's `done:` — __file__ and __cached__ go before finalisation.
     d.pop("__file__", None)
@@ -941,15 +958,16 @@ def end_program(d, status, payload, last):
     probe = _Probe()
     d[_PROBE_KEY] = probe
     _probe_ref = weakref.ref(probe)
-    return code, kbd, reusable, reason
+    return Ending(code, kbd, reusable, reason, False)
 
 
-def finalize(code, kbd, flushed, reusable, reason):
+def finalize(ending, flushed):
     """The rest of Py_FinalizeEx as a program can see it: __main__ torn down, the original streams
     flushed, 120 when flushing the std files failed; then, for an executor that goes on, the state
-    restored. Returns (returncode, reusable, reason, finalize): with `finalize`, __main__ outlived its
-    teardown and the Rust side ends the executor with the real Py_FinalizeEx (which flushes the
-    streams and says whether that failed), with the program's output still attached."""
+    restored. Returns the `Ending` updated; with its `finalize`, __main__ outlived its teardown and
+    the Rust side ends the executor with the real Py_FinalizeEx (which flushes the streams and says
+    whether that failed), with the program's output still attached."""
+    code, kbd, reusable, reason = ending.returncode, ending.keyboard_interrupt, ending.reusable, ending.reason
     # Py_FinalizeEx, after flushing the std files: _PySignal_Fini() lets go of the program's signal
     # handlers, then a collection runs (if gc is enabled) while the modules, and the streams the
     # program left in sys, are all still there.
@@ -1001,7 +1019,7 @@ def finalize(code, kbd, flushed, reusable, reason):
             reason = "the program's __main__ is still referenced after its end"
             if _survivor_chain:
                 reason += f" ({_survivor_chain})"
-        return code, False, reason, True
+        return Ending(code, kbd, False, reason, True)
     # The original streams die at exit and flush what they hold, even when the program replaced them.
     for stream in _streams:
         try:
@@ -1018,7 +1036,7 @@ def finalize(code, kbd, flushed, reusable, reason):
         reason = _restore()
         reusable = reason is None
         _mark("restore")
-    return code, reusable, reason, False
+    return Ending(code, kbd, reusable, reason, False)
 
 
 def _capture_torch():

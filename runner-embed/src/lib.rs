@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use runner_core::text::decode_output;
-use runner_core::{Mode, ProgramSpec, RunConfig, RunResult};
+use runner_core::{EngineFailure, EngineFailureKind, Mode, ProgramSpec, RunConfig, RunResult};
 
 /// Why an engine could not produce a result for a program (the program's own failures are results).
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +58,15 @@ pub enum EngineError {
     /// The embedded interpreter could not be set up (initialisation, a preload).
     #[error("embedded interpreter set-up failed: {0}")]
     Setup(String),
+    /// The zygote is gone, so no executor can be had.
+    #[error("the worker process died")]
+    ZygoteDied,
+    /// The zygote could not fork an executor.
+    #[error("fork failed: {0}")]
+    ForkFailed(String),
+    /// The executor's own code failed around the program (its words, a traceback of runner's code).
+    #[error("the executor failed: {0}")]
+    ExecutorFailed(String),
 }
 
 impl EngineError {
@@ -65,6 +74,25 @@ impl EngineError {
     /// a set-up error, not a failure of a running engine.
     pub fn is_setup(&self) -> bool {
         matches!(self, EngineError::Spawn { .. } | EngineError::Probe { .. })
+    }
+
+    /// The engine failure a program's record carries when this error took its result.
+    pub fn failure(&self) -> EngineFailure {
+        let kind = match self {
+            EngineError::Spawn { .. } | EngineError::Probe { .. } | EngineError::Setup(_) => {
+                EngineFailureKind::Spawn
+            }
+            EngineError::Supervise(_) => EngineFailureKind::Supervise,
+            EngineError::Worker(_) => EngineFailureKind::Protocol,
+            EngineError::ZygoteDied => EngineFailureKind::ZygoteDied,
+            EngineError::ForkFailed(_) => EngineFailureKind::ForkFailed,
+            EngineError::ExecutorFailed(_) => EngineFailureKind::ExecutorFailed,
+        };
+        let message = match self {
+            EngineError::ExecutorFailed(message) => message.clone(),
+            other => other.to_string(),
+        };
+        EngineFailure { kind, message }
     }
 }
 

@@ -74,7 +74,20 @@ pub struct RunProgram {
     pub last: bool,
 }
 
-/// Executor to supervisor, after a program in warm mode.
+/// Executor to supervisor: how a program ended, or that the executor itself failed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FromExecutor {
+    /// The program ran to its end (in fork mode sent just before the executor exits).
+    Done(ProgramDone),
+    /// The executor's own code failed around the program; it exits after this. Not the program's
+    /// result: the supervisor reports an engine failure.
+    Failed {
+        /// What failed, with the traceback of runner's code when there is one.
+        message: String,
+    },
+}
+
+/// How a program ended, as the executor saw it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProgramDone {
     /// The program's returncode, as python would have exited.
@@ -161,4 +174,55 @@ fn recv_into<T: DeserializeOwned>(
     }
     let msg = serde_json::from_slice(&buf[..len]).map_err(io::Error::other)?;
     Ok(Some((msg, fds)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn messages_and_their_descriptors_cross_a_socket_pair_whole() {
+        let (a, b) = pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let run = RunProgram { path: "/p.py".into(), args: vec!["x".into()], env: vec![], last: false };
+        send(a.as_fd(), &run, &[w.as_raw_fd()]).unwrap();
+        drop(w);
+        let (got, fds) = recv::<RunProgram>(b.as_fd()).unwrap().expect("a message");
+        assert_eq!((got.path, got.args, got.last), (PathBuf::from("/p.py"), vec!["x".to_string()], false));
+        assert_eq!(fds.len(), 1, "the pipe's write end travels with the message");
+        nix::unistd::write(&fds[0], b"hi").unwrap();
+        let mut buf = [0u8; 2];
+        nix::unistd::read(r.as_fd(), &mut buf).unwrap();
+        assert_eq!(&buf, b"hi");
+    }
+
+    #[test]
+    fn an_executor_failure_is_its_own_message_not_a_program_result() {
+        let (a, b) = pair().unwrap();
+        let done =
+            ProgramDone { returncode: 3, reusable: true, reason: None, program_time: 0.5, timings: None };
+        send(a.as_fd(), &FromExecutor::Done(done), &[]).unwrap();
+        send(a.as_fd(), &FromExecutor::Failed { message: "boom".into() }, &[]).unwrap();
+        match recv::<FromExecutor>(b.as_fd()).unwrap() {
+            Some((FromExecutor::Done(d), _)) => assert_eq!((d.returncode, d.reusable), (3, true)),
+            other => panic!("expected Done, got {other:?}"),
+        }
+        match recv::<FromExecutor>(b.as_fd()).unwrap() {
+            Some((FromExecutor::Failed { message }, _)) => assert_eq!(message, "boom"),
+            other => panic!("expected Failed, got {other:?}"),
+        }
+        assert!(
+            matches!(try_recv::<FromExecutor>(b.as_fd()), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        );
+        drop(a);
+        assert!(recv::<FromExecutor>(b.as_fd()).unwrap().is_none(), "a closed peer reads as end of file");
+    }
+
+    #[test]
+    fn a_message_of_another_type_is_an_error_not_a_misread() {
+        let (a, b) = pair().unwrap();
+        send(a.as_fd(), &ToZygote::Fork { token: 1 }, &[]).unwrap();
+        assert!(recv::<FromExecutor>(b.as_fd()).is_err());
+    }
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use crossbeam_channel::{unbounded, Sender};
 
 use runner_core::device::CUDA_VISIBLE_DEVICES;
-use runner_core::{ProgramSpec, RunResult};
+use runner_core::{EngineFailure, ProgramSpec, RunResult};
 
 use crate::Engines;
 
@@ -30,8 +30,20 @@ pub enum Event {
     Started { index: usize, worker: usize },
     /// A program finished.
     Finished { index: usize, worker: usize, result: Box<RunResult> },
-    /// The engine could not run a program (the worker process died, ...).
-    Error { index: usize, worker: usize, message: String },
+    /// The engine could not run a program to a result (the zygote died, a fork failed, the
+    /// executor's own code failed): not the program's result.
+    EngineFailed {
+        /// Position of the program in the input list.
+        index: usize,
+        /// The worker that took it.
+        worker: usize,
+        /// The program.
+        program: std::path::PathBuf,
+        /// What failed.
+        failure: EngineFailure,
+        /// Seconds from taking the program to the failure.
+        duration: f64,
+    },
 }
 
 /// Shared stop switch: once set, workers take no new program.
@@ -51,7 +63,8 @@ impl StopSwitch {
 }
 
 /// A predicate on results that stops the run (`--fail-fast`), decided in the worker itself so that no
-/// worker takes another program once it holds.
+/// worker takes another program once it holds; an engine failure stops such a run too. The one place
+/// fail-fast is decided.
 pub type StopWhen<'a> = &'a (dyn Fn(&RunResult) -> bool + Sync);
 
 /// Runs `jobs` on `devices.len()` workers (worker `i` pinned to `devices[i]`, `None` for no device) and
@@ -97,10 +110,12 @@ pub fn run(
                                 if stop_when.is_some() {
                                     stop.stop();
                                 }
-                                Event::Error {
+                                Event::EngineFailed {
                                     index: job.index,
                                     worker,
-                                    message: format!("{e} (after {:.1}s)", started.elapsed().as_secs_f64()),
+                                    program: job.spec.path.clone(),
+                                    failure: e.failure(),
+                                    duration: started.elapsed().as_secs_f64(),
                                 }
                             }
                         };

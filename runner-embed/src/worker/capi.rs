@@ -1,0 +1,208 @@
+//! The C-API side of running programs: [`run_file`] runs a file as `python path` does
+//! (pythonrun.c), and the helpers that `executor.py` calls where Python alone cannot do what
+//! CPython's own start-up and shutdown do.
+
+use std::ffi::CString;
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+
+/// How running the file ended, as `executor.end_program()` takes it.
+pub(super) enum FileEnd<'py> {
+    /// The program ran to its last line.
+    Returned,
+    /// An exception was printed (through `sys.excepthook`, as python does).
+    Raised {
+        /// It was exactly a KeyboardInterrupt (python then dies by SIGINT).
+        keyboard_interrupt: bool,
+    },
+    /// `SystemExit` was raised; the exception, not printed yet.
+    SystemExit(Bound<'py, PyAny>),
+    /// The file could not be opened; python's message is printed and it exits 2.
+    Unopenable,
+}
+
+impl<'py> FileEnd<'py> {
+    /// The name and payload `end_program(d, how, payload, last)` takes.
+    pub(super) fn into_python(self, py: Python<'py>) -> (&'static str, Bound<'py, PyAny>) {
+        match self {
+            FileEnd::Returned => ("returned", py.None().into_bound(py)),
+            FileEnd::Raised { keyboard_interrupt } => {
+                ("raised", pyo3::types::PyBool::new(py, keyboard_interrupt).to_owned().into_any())
+            }
+            FileEnd::SystemExit(exc) => ("system_exit", exc),
+            FileEnd::Unopenable => ("unopenable", py.None().into_bound(py)),
+        }
+    }
+}
+
+/// Parses and runs the file as pythonrun.c does for `python path`. Called from Rust, so no Python
+/// frame of ours is on the stack: the program's recursion depth and tracebacks are its own.
+pub(super) fn run_file<'py>(
+    py: Python<'py>,
+    path: &str,
+    globals: &Bound<'py, PyDict>,
+) -> PyResult<FileEnd<'py>> {
+    let cpath = CString::new(path)?;
+    // SAFETY: fopen with valid NUL-terminated strings.
+    let fp = unsafe { libc::fopen(cpath.as_ptr(), c"rb".as_ptr()) };
+    if fp.is_null() {
+        // pymain_run_file's message, then exit status 2.
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let argv0: String = py.import("sys")?.getattr("orig_argv")?.get_item(0)?.extract()?;
+        let repr = path.into_pyobject(py)?.repr()?.to_string();
+        let msg = format!(
+            "{argv0}: can't open file {repr}: [Errno {errno}] {}\n",
+            nix::errno::Errno::from_raw(errno).desc()
+        );
+        let _ = nix::unistd::write(std::io::stderr(), msg.as_bytes());
+        return Ok(FileEnd::Unopenable);
+    }
+    let minor = py.version_info().minor as i32;
+    let mut flags = pyo3::ffi::PyCompilerFlags { cf_flags: 0, cf_feature_version: minor };
+    // SAFETY: fp is an open FILE* that PyRun_FileExFlags closes (closeit = 1); globals is a dict we
+    // hold a reference to; the GIL is held.
+    let result = unsafe {
+        pyo3::ffi::PyRun_FileExFlags(
+            fp,
+            cpath.as_ptr(),
+            pyo3::ffi::Py_file_input,
+            globals.as_ptr(),
+            globals.as_ptr(),
+            1,
+            &mut flags,
+        )
+    };
+    if !result.is_null() {
+        // SAFETY: we own the new reference PyRun returned.
+        unsafe { pyo3::ffi::Py_DECREF(result) };
+        flush_io(py);
+        return Ok(FileEnd::Returned);
+    }
+    let err = PyErr::take(py).expect("PyRun_FileExFlags failed without an exception");
+    // flush_io() runs with the exception set aside, before it is printed.
+    flush_io(py);
+    if err.is_instance_of::<PySystemExit>(py) {
+        // _Py_HandleSystemExit() starts with fflush(stdout): C stdio output written by the program
+        // comes out before anything its exit prints.
+        // SAFETY: fflush on C's own stdout stream.
+        unsafe { libc::fflush(c_stdout) };
+        return Ok(FileEnd::SystemExit(err.into_value(py).into_bound(py).into_any()));
+    }
+    let keyboard_interrupt = err.get_type(py).is(py.get_type::<PyKeyboardInterrupt>());
+    err.restore(py);
+    // SAFETY: an exception is set; PyErr_PrintEx(1) prints it through sys.excepthook and sets
+    // sys.last_type/last_value/last_traceback, exactly as PyErr_Print does for python itself.
+    unsafe { pyo3::ffi::PyErr_PrintEx(1) };
+    Ok(FileEnd::Raised { keyboard_interrupt })
+}
+
+/// `_dict_versions(dicts)`: each dict's version tag, which CPython changes on every mutation of the dict
+/// (PEP 509). Reading it costs nothing, so warm mode can tell which module globals a program touched.
+#[pyfunction]
+pub(super) fn dict_versions(dicts: Vec<Bound<'_, PyDict>>) -> Vec<u64> {
+    dicts
+        .iter()
+        .map(|d| {
+            // SAFETY: a PyDict's object is a PyDictObject; the field is read, never written.
+            #[allow(deprecated)]
+            unsafe {
+                (*(d.as_ptr() as *mut pyo3::ffi::PyDictObject)).ma_version_tag
+            }
+        })
+        .collect()
+}
+
+/// The start of CPython's PyModuleObject (Include/internal/pycore_moduleobject.h, the same from 3.8 to
+/// 3.13): the object header, then the module's dict.
+#[repr(C)]
+struct ModuleObjectHead {
+    ob_base: pyo3::ffi::PyObject,
+    md_dict: *mut pyo3::ffi::PyObject,
+}
+
+/// `_module_with_dict(name, d)`: a new module object whose namespace is the existing dict `d`, as if it
+/// had been that module's all along (a module's `__dict__` cannot be replaced from Python). Brings back
+/// a `__main__` that died while its globals lived on, for python's own shutdown to find.
+#[pyfunction]
+pub(super) fn module_with_dict<'py>(name: &str, d: Bound<'py, PyDict>) -> PyResult<Bound<'py, PyModule>> {
+    let module = PyModule::new(d.py(), name)?;
+    // SAFETY: `module` is a plain module object (PyModule_Type), whose layout starts with
+    // ModuleObjectHead (checked against PyModule_GetDict, which reads md_dict, before anything is
+    // written); its old dict is released and `d` gains the reference the module keeps.
+    unsafe {
+        let head = module.as_ptr() as *mut ModuleObjectHead;
+        let old = (*head).md_dict;
+        if old.is_null() || old != pyo3::ffi::PyModule_GetDict(module.as_ptr()) {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "this Python's module objects do not start with their dict",
+            ));
+        }
+        pyo3::ffi::Py_INCREF(d.as_ptr());
+        (*head).md_dict = d.as_ptr();
+        pyo3::ffi::Py_XDECREF(old);
+    }
+    Ok(module)
+}
+
+/// `_write_unraisable(exc, obj)`: PyErr_WriteUnraisable(obj) with `exc` as the current exception.
+#[pyfunction]
+pub(super) fn write_unraisable(
+    py: Python<'_>,
+    exc: Bound<'_, pyo3::exceptions::PyBaseException>,
+    obj: Bound<'_, PyAny>,
+) {
+    PyErr::from_value(exc.into_any()).restore(py);
+    // SAFETY: an exception is set and `obj` is alive; the GIL is held.
+    unsafe { pyo3::ffi::PyErr_WriteUnraisable(obj.as_ptr()) };
+}
+
+/// flush_std_files() of pylifecycle.c. A failing stdout is reported through
+/// PyErr_WriteUnraisable ("Exception ignored in: <...stdout...>"), a failing stderr silently; either
+/// makes the exit status 120.
+pub(super) fn flush_std_files(py: Python<'_>) -> bool {
+    let Ok(sys) = py.import("sys") else { return false };
+    let mut ok = true;
+    for (name, report) in [("stdout", true), ("stderr", false)] {
+        let Ok(f) = sys.getattr(name) else { continue };
+        if f.is_none() || file_is_closed(&f) {
+            continue;
+        }
+        if let Err(err) = f.call_method0("flush") {
+            ok = false;
+            if report {
+                err.restore(py);
+                // SAFETY: an exception is set and `f` is a live object; the GIL is held.
+                unsafe { pyo3::ffi::PyErr_WriteUnraisable(f.as_ptr()) };
+            }
+        }
+    }
+    let _ = PyErr::take(py);
+    ok
+}
+
+/// file_is_closed() of pylifecycle.c: a stream whose `closed` cannot be read counts as open.
+fn file_is_closed(f: &Bound<'_, PyAny>) -> bool {
+    f.getattr("closed").and_then(|c| c.is_truthy()).unwrap_or(false)
+}
+
+unsafe extern "C" {
+    /// C's `stdout` stream (glibc and musl export it under this name).
+    #[link_name = "stdout"]
+    static mut c_stdout: *mut libc::FILE;
+}
+
+pub(super) fn flush_io(py: Python<'_>) {
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stderr", "stdout"] {
+            if let Ok(f) = sys.getattr(name) {
+                if !f.is_none() {
+                    let _ = f.call_method0("flush");
+                }
+            }
+        }
+    }
+    // Errors while flushing are ignored, as flush_io() ignores them.
+    let _ = PyErr::take(py);
+}

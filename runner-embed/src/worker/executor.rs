@@ -1,0 +1,303 @@
+//! An executor: a forked copy of the zygote that runs programs in-process. It receives a program and
+//! its output pipes, runs it with python's semantics ([`capi::run_file`], then `executor.py`'s
+//! `end_program` and `finalize`), and either exits (fork mode, a program whose end only python's
+//! real shutdown can give, a state that cannot be restored) or waits for the next program (warm mode).
+//!
+//! What it tells the supervisor is typed ([`FromExecutor`]): how each program ended, or that its own
+//! code failed, which the supervisor reports as an engine failure, never as the program's returncode.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Instant;
+
+use nix::unistd::{getpid, setpgid, Pid};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+
+use super::capi;
+use crate::protocol::{self, FromExecutor, ProgramDone, RunProgram};
+use crate::unix;
+
+/// The executor's own exit codes (sysexits.h), used only when it fails; the supervisor learns why
+/// from the [`FromExecutor::Failed`] message sent just before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub(crate) enum ExitCode {
+    /// runner's own code failed (EX_SOFTWARE).
+    Software = 70,
+    /// An operating-system call the executor needs failed (EX_OSERR).
+    OsError = 71,
+    /// A message from the supervisor was not what the protocol says (EX_PROTOCOL).
+    Protocol = 76,
+}
+
+/// Why the executor cannot go on; sent to the supervisor, then the executor exits with `code`.
+struct Failure {
+    code: ExitCode,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: ExitCode, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into() }
+    }
+}
+
+/// What `executor.py` hands back at the end of a program, read by name (its class `Ending`).
+#[derive(FromPyObject)]
+struct Ending {
+    returncode: i32,
+    keyboard_interrupt: bool,
+    reusable: bool,
+    reason: Option<String>,
+    finalize: bool,
+}
+
+/// How a program ended, once the Python side is done with it.
+struct Finished {
+    code: i32,
+    keyboard_interrupt: bool,
+    reusable: bool,
+    reason: Option<String>,
+    /// The executor exits after this program.
+    last: bool,
+}
+
+/// An executor's state between programs.
+struct Executor<'py> {
+    py: Python<'py>,
+    module: Bound<'py, PyModule>,
+    sock: OwnedFd,
+    devnull: OwnedFd,
+    baseline: crate::state::Baseline,
+    /// The executor's pid: a program's forked child that returns into the executor is not it.
+    pid: Pid,
+}
+
+/// An executor's life: run programs until told to stop, the supervisor goes, or the state cannot be
+/// restored. Never returns.
+pub(super) fn main(py: Python<'_>, sock: OwnedFd, module: &Py<PyModule>, zygote: Pid) -> ! {
+    // Its own process group, so a timeout kills the executor and everything the program started; and
+    // it dies with the zygote.
+    let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    let _ = unix::die_with_parent();
+    if nix::unistd::getppid() != zygote {
+        exit_now(0);
+    }
+    let executor = match start(py, sock, module) {
+        Ok(executor) => executor,
+        Err((sock, failure)) => fail(sock.as_ref().map(|s| s.as_fd()), failure),
+    };
+    loop {
+        let received = py.detach(|| protocol::recv::<RunProgram>(executor.sock.as_fd()));
+        let (run, fds) = match received {
+            Ok(Some(msg)) => msg,
+            Ok(None) => exit_now(0),
+            Err(e) => fail(
+                Some(executor.sock.as_fd()),
+                Failure::new(ExitCode::Protocol, format!("cannot read the next program: {e}")),
+            ),
+        };
+        match executor.run_one(run, fds) {
+            Ok(done) => {
+                let reusable = done.reusable;
+                let sent = protocol::send(executor.sock.as_fd(), &FromExecutor::Done(done), &[]);
+                if sent.is_err() || !reusable {
+                    exit_now(0);
+                }
+            }
+            Err(failure) => {
+                let sock = (getpid() == executor.pid).then(|| executor.sock.as_fd());
+                fail(sock, failure)
+            }
+        }
+    }
+}
+
+/// The executor's set-up: stdin on /dev/null, its own descriptors out of a program's way, the
+/// Python side told, the C-level baseline taken.
+fn start<'py>(
+    py: Python<'py>,
+    sock: OwnedFd,
+    module: &Py<PyModule>,
+) -> Result<Executor<'py>, (Option<OwnedFd>, Failure)> {
+    let devnull = match std::fs::File::open("/dev/null") {
+        Ok(f) => OwnedFd::from(f),
+        Err(e) => return Err((Some(sock), Failure::new(ExitCode::OsError, format!("open /dev/null: {e}")))),
+    };
+    let _ = unix::dup2_raw(devnull.as_raw_fd(), 0);
+    // The executor's own descriptors move out of the way: a program's first open() gets fd 3, as in a
+    // fresh python.
+    let sock = match unix::move_high(sock) {
+        Ok(s) => s,
+        Err(e) => return Err((None, Failure::new(ExitCode::OsError, format!("move its socket: {e}")))),
+    };
+    let devnull = match unix::move_high(devnull) {
+        Ok(d) => d,
+        Err(e) => return Err((Some(sock), Failure::new(ExitCode::OsError, format!("move /dev/null: {e}")))),
+    };
+    let module = module.bind(py).clone();
+    if let Err(e) = module.call_method0("executor_started") {
+        return Err((Some(sock), Failure::new(ExitCode::Software, describe(py, e))));
+    }
+    let baseline = crate::state::capture();
+    Ok(Executor { py, module, sock, devnull, baseline, pid: getpid() })
+}
+
+impl Executor<'_> {
+    /// Runs one program to its end. In warm mode returns how it ended, the state restored (or why it
+    /// could not be); a program after which the executor exits (fork mode, python's real shutdown)
+    /// ends the process here.
+    fn run_one(&self, run: RunProgram, fds: Vec<OwnedFd>) -> Result<ProgramDone, Failure> {
+        let py = self.py;
+        let [out, err] = <[OwnedFd; 2]>::try_from(fds).map_err(|fds| {
+            Failure::new(ExitCode::Protocol, format!("a program came with {} descriptors, not 2", fds.len()))
+        })?;
+        // A previous program may have closed fds 0-2, so the pipes may have arrived on them: move them
+        // out of the way before placing them. stdin is /dev/null for every program.
+        let moved = |fd| unix::move_high(fd).map_err(|e| Failure::new(ExitCode::OsError, format!("{e}")));
+        let (out, err) = (moved(out)?, moved(err)?);
+        let _ = unix::dup2_raw(self.devnull.as_raw_fd(), 0);
+        let _ = unix::dup2_raw(out.as_raw_fd(), 1);
+        let _ = unix::dup2_raw(err.as_raw_fd(), 2);
+        drop((out, err));
+        let path = run.path.to_string_lossy().into_owned();
+        let started = Instant::now();
+        // A program's context variables (decimal's current context, for one) live in the thread's
+        // context: each program runs in a copy of the executor's, which is left when it is over.
+        // SAFETY: the GIL is held; the new context is ours until it is exited and released below.
+        let context = unsafe { pyo3::ffi::PyContext_CopyCurrent() };
+        // SAFETY: the GIL is held and `context` is the new, non-NULL context made above.
+        if context.is_null() || unsafe { pyo3::ffi::PyContext_Enter(context) } < 0 {
+            return Err(Failure::new(ExitCode::Software, "cannot enter a fresh context for the program"));
+        }
+        let mut finished =
+            self.run_program(&path, &run).map_err(|e| Failure::new(ExitCode::Software, describe(py, e)))?;
+        if !finished.last {
+            // SAFETY: the interpreter is alive (it is finalized only on the `last` path); `context`
+            // is the context entered above, released here once.
+            let left = unsafe { pyo3::ffi::PyContext_Exit(context) } == 0;
+            // SAFETY: the reference PyContext_CopyCurrent gave us, released once, after the exit.
+            unsafe { pyo3::ffi::Py_DECREF(context) };
+            if !left {
+                // SAFETY: drops the error PyContext_Exit set.
+                unsafe { pyo3::ffi::PyErr_Clear() };
+                finished.reusable = false;
+                finished.reason = Some("the program's context could not be left".to_string());
+            }
+        }
+        // exit() flushes C stdio; a program that wrote through it (C extensions, ctypes) expects that.
+        // SAFETY: fflush(NULL) flushes every open output stream.
+        unsafe { libc::fflush(std::ptr::null_mut()) };
+        let program_time = started.elapsed().as_secs_f64();
+        if finished.last {
+            self.exit_after(finished, program_time);
+        }
+        // The program is over: let go of its output so the supervisor sees end of file.
+        self.release_output();
+        let Finished { code, mut reusable, mut reason, .. } = finished;
+        if reusable {
+            if let Err(why) = crate::state::restore(&self.baseline) {
+                (reusable, reason) = (false, Some(why));
+            }
+        }
+        let timings = self.module.call_method0("debug_timings").and_then(|t| t.extract()).unwrap_or(None);
+        Ok(ProgramDone { returncode: code, reusable, reason, program_time, timings })
+    }
+
+    /// The program itself and the Python side of its end.
+    fn run_program(&self, path: &str, run: &RunProgram) -> PyResult<Finished> {
+        let py = self.py;
+        let d = self.module.call_method1("prepare", (path, run.args.clone(), run.env.clone()))?;
+        let d = d.cast_into::<PyDict>()?;
+        let (how, payload) = capi::run_file(py, path, &d)?.into_python(py);
+        // A program that called os.fork() without exiting in the child returns here twice: the child
+        // ends as a process of its own, never as the executor.
+        let last = run.last || getpid() != self.pid;
+        let ending = self.module.call_method1("end_program", (&d, how, payload, last))?;
+        let kbd = ending.extract::<Ending>()?.keyboard_interrupt;
+        // As at exit, no Python frame is on the stack while the std files are flushed: an error report
+        // ("Exception ignored in: <stdout>") has no traceback of ours.
+        let flushed = capi::flush_std_files(py);
+        // __main__'s fate depends on who else refers to its globals, so we must not.
+        drop(d);
+        let ending: Ending = self.module.call_method1("finalize", (ending, flushed))?.extract()?;
+        if ending.finalize {
+            // Something outside __main__ still refers to it: what python does with it is what the
+            // rest of its shutdown does, so that shutdown runs, for real, while the program's output
+            // is still attached. Nothing of Python is used after it: the process ends in
+            // `exit_after`, without dropping anything.
+            // SAFETY: the GIL is held by this, the main, thread and no Python object we hold is
+            // touched (or dropped) after the interpreter is gone.
+            let finalized = unsafe { pyo3::ffi::Py_FinalizeEx() };
+            let code = if !kbd && (finalized < 0 || !flushed) { 120 } else { ending.returncode };
+            return Ok(Finished {
+                code,
+                keyboard_interrupt: kbd,
+                reusable: false,
+                reason: ending.reason,
+                last: true,
+            });
+        }
+        Ok(Finished {
+            code: ending.returncode,
+            keyboard_interrupt: kbd,
+            reusable: ending.reusable && !last,
+            reason: ending.reason,
+            last,
+        })
+    }
+
+    /// The end of the executor after its last program: the supervisor is told how the program ended
+    /// (a forked child of the program has no supervisor to tell), then the process exits as python
+    /// would have.
+    fn exit_after(&self, finished: Finished, program_time: f64) -> ! {
+        if getpid() == self.pid {
+            // Let go of the program's output before the process winds down (tearing down a large
+            // address space takes a while), then say how it ended.
+            self.release_output();
+            let done = ProgramDone {
+                returncode: finished.code,
+                reusable: false,
+                reason: finished.reason,
+                program_time,
+                timings: None,
+            };
+            let _ = protocol::send(self.sock.as_fd(), &FromExecutor::Done(done), &[]);
+        }
+        if finished.keyboard_interrupt {
+            // exit_sigint() in main.c: die by SIGINT so the parent sees the signal.
+            // SAFETY: plain signal calls on our own process.
+            unsafe {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::kill(libc::getpid(), libc::SIGINT);
+            }
+        }
+        exit_now(finished.code)
+    }
+
+    /// Points fds 1 and 2 at /dev/null, so the supervisor sees the end of the program's output.
+    fn release_output(&self) {
+        let _ = unix::dup2_raw(self.devnull.as_raw_fd(), 1);
+        let _ = unix::dup2_raw(self.devnull.as_raw_fd(), 2);
+    }
+}
+
+/// The text python would print for `e`: its traceback, then the exception.
+fn describe(py: Python<'_>, e: PyErr) -> String {
+    let tb = e.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
+    format!("{tb}{e}")
+}
+
+/// Tells the supervisor (when `sock` is there) why the executor cannot go on, then exits.
+fn fail(sock: Option<std::os::fd::BorrowedFd<'_>>, failure: Failure) -> ! {
+    if let Some(sock) = sock {
+        let _ = protocol::send(sock, &FromExecutor::Failed { message: failure.message }, &[]);
+    }
+    exit_now(failure.code as i32)
+}
+
+/// Ends the process at once: no Rust or Python teardown (the interpreter belongs to the zygote).
+pub(super) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no shared state.
+    unsafe { libc::_exit(code & 0xff) }
+}
