@@ -13,6 +13,7 @@ mod inputs;
 mod report;
 mod reporter;
 mod settings;
+mod stats;
 mod text;
 
 use cli::Command;

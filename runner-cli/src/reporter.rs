@@ -1,9 +1,9 @@
-//! The consumer of a batch's events: it writes each result to the JSONL file the moment it arrives
-//! (one `write` per whole line), keeps the JUnit cases, drives the progress display (a bar on a
-//! terminal, a plain line every few seconds otherwise, nothing with `--quiet`), and prints the summary:
-//! counts, rate, throughput, slowest programs and failure buckets with their reproduce commands.
+//! The consumer of a batch's events. The numbers live in [`Stats`] (pure, unit-tested); the outputs
+//! are sinks that read them: the JSONL file (each record written the moment it arrives, one `write`
+//! per whole line), the JUnit cases, the progress display (a bar on a terminal, a plain line every few
+//! seconds otherwise, nothing with `--quiet`) and the summary (counts, rate, throughput, slowest
+//! programs and failure buckets with their reproduce commands).
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -19,13 +19,14 @@ use runner_core::{EngineFailure, Mode, RunResult};
 
 use runner_embed::scheduler::Event;
 
+use crate::stats::Stats;
 use crate::text::shell_quote;
-
-/// How many of the slowest programs the summary lists.
-const SLOWEST: usize = 5;
 
 /// How often a non-terminal progress line is printed.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// The `status` of the record of a program the engine could not run to a result.
+pub const ENGINE_FAILED: &str = "engine_failed";
 
 /// One JSONL line: the result plus where and how it ran.
 #[derive(Serialize)]
@@ -38,9 +39,6 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
 }
-
-/// The `status` of the record of a program the engine could not run to a result.
-pub const ENGINE_FAILED: &str = "engine_failed";
 
 /// One JSONL line for a program the engine could not run: no returncode, no output, only what
 /// failed. `--resume` runs such a program again.
@@ -56,40 +54,125 @@ struct EngineFailedRecord<'a> {
     engine_failure: &'a EngineFailure,
 }
 
-struct Bucket {
-    status: Status,
-    count: usize,
-    example: PathBuf,
+/// The JSONL sink: whole lines, under the lock the Ctrl-C path also takes.
+struct Jsonl(Arc<Mutex<File>>);
+
+impl Jsonl {
+    fn write(&self, record: &impl Serialize) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::from)?;
+        line.push(b'\n');
+        // One write of the whole line under the lock: lines stay whole.
+        let mut f = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f.write_all(&line)
+    }
 }
 
+/// The JUnit sink: cases collected, the file written at the end.
+struct Junit {
+    path: PathBuf,
+    cases: Vec<TestCase>,
+    classname: String,
+}
+
+impl Junit {
+    fn add(&mut self, result: &RunResult, status: Status) {
+        let name = result.program.display().to_string();
+        let mut case_status = match status {
+            Status::Passed => TestCaseStatus::success(),
+            Status::Ignored => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message("failure matches an ignore pattern");
+                s
+            }
+            Status::Failed | Status::Crashed | Status::TimedOut => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!("{}: {}", status.as_str(), signature(result)));
+                s.set_type(status.as_str());
+                s
+            }
+        };
+        if status.is_failure() {
+            case_status.set_description(result.stderr.clone());
+        }
+        let mut case = TestCase::new(name, case_status);
+        case.set_classname(self.classname.clone());
+        case.set_time(Duration::from_secs_f64(result.duration));
+        case.set_system_out(result.stdout.clone());
+        case.set_system_err(result.stderr.clone());
+        self.cases.push(case);
+    }
+
+    fn add_engine_failure(&mut self, program: &Path, duration: f64, failure: &EngineFailure) {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status.set_message(format!("engine failed: {failure}"));
+        status.set_type(ENGINE_FAILED);
+        let mut case = TestCase::new(program.display().to_string(), status);
+        case.set_classname(self.classname.clone());
+        case.set_time(Duration::from_secs_f64(duration));
+        self.cases.push(case);
+    }
+}
+
+/// The progress sink.
 enum Progress {
     Bar(ProgressBar),
     Plain(Instant),
     Quiet,
 }
 
-/// Everything a batch reports.
+impl Progress {
+    fn new(total: usize, quiet: bool) -> Self {
+        if quiet {
+            Progress::Quiet
+        } else if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{wide_bar}] {pos}/{len} {msg} {per_sec} ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            Progress::Bar(bar)
+        } else {
+            Progress::Plain(Instant::now())
+        }
+    }
+
+    fn tick(&mut self, stats: &Stats, started: Instant) {
+        let line = stats.status_line();
+        match self {
+            Progress::Bar(bar) => {
+                bar.set_message(line);
+                bar.set_position(stats.done as u64);
+            }
+            Progress::Plain(last) => {
+                if last.elapsed() >= PLAIN_PROGRESS_EVERY || stats.done == stats.total {
+                    *last = Instant::now();
+                    let rate = stats.done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    eprintln!("runner: [{}/{}] {line}, {rate:.1} programs/s", stats.done, stats.total);
+                }
+            }
+            Progress::Quiet => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Everything a batch reports: its statistics and the sinks that show them.
 pub struct Reporter {
-    total: usize,
-    skipped: usize,
+    stats: Stats,
     mode: Mode,
     ignore: IgnorePatterns,
-    jsonl: Option<Arc<Mutex<File>>>,
-    junit: Option<(PathBuf, Vec<TestCase>)>,
+    jsonl: Option<Jsonl>,
+    junit: Option<Junit>,
     progress: Progress,
     started: Instant,
-    done: usize,
-    counts: BTreeMap<Status, usize>,
-    ignored_by: BTreeMap<usize, usize>,
-    buckets: BTreeMap<String, Bucket>,
-    /// The slowest programs so far (at most [`SLOWEST`]), and the sum and count of all durations: the
-    /// reporter's memory stays flat however many programs run.
-    slowest: Vec<(f64, PathBuf)>,
-    total_duration: f64,
-    timed: usize,
-    errors: Vec<String>,
-    first_failure: Option<PathBuf>,
-    leaks: usize,
     reproduce: String,
 }
 
@@ -113,40 +196,14 @@ impl Reporter {
         Outputs { jsonl, junit, quiet }: Outputs,
         reproduce: String,
     ) -> Self {
-        let progress = if quiet {
-            Progress::Quiet
-        } else if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{wide_bar}] {pos}/{len} {msg} {per_sec} ETA {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            Progress::Bar(bar)
-        } else {
-            Progress::Plain(Instant::now())
-        };
         Reporter {
-            total,
-            skipped,
+            stats: Stats::new(total, skipped),
             mode,
             ignore,
-            jsonl,
-            junit: junit.map(|p| (p, Vec::new())),
-            progress,
+            jsonl: jsonl.map(Jsonl),
+            junit: junit.map(|path| Junit { path, cases: Vec::new(), classname: format!("runner.{mode}") }),
+            progress: Progress::new(total, quiet),
             started: Instant::now(),
-            done: 0,
-            counts: BTreeMap::new(),
-            ignored_by: BTreeMap::new(),
-            buckets: BTreeMap::new(),
-            slowest: Vec::new(),
-            total_duration: 0.0,
-            timed: 0,
-            errors: Vec::new(),
-            first_failure: None,
-            leaks: 0,
             reproduce,
         }
     }
@@ -154,9 +211,9 @@ impl Reporter {
     /// Takes one event.
     pub fn handle(&mut self, event: Event) {
         match event {
-            Event::Started { .. } => {}
+            Event::Started { .. } => return,
             Event::EngineFailed { index, worker, program, failure, duration } => {
-                self.write_line(&EngineFailedRecord {
+                self.write(&EngineFailedRecord {
                     success: false,
                     program: &program,
                     mode: self.mode,
@@ -166,164 +223,88 @@ impl Reporter {
                     status: ENGINE_FAILED,
                     engine_failure: &failure,
                 });
-                self.errors.push(format!(
-                    "{} (program #{index}, worker {worker}, after {duration:.1}s): engine failed: {failure}",
-                    program.display()
-                ));
-                self.done += 1;
-                self.tick();
+                if let Some(junit) = &mut self.junit {
+                    junit.add_engine_failure(&program, duration, &failure);
+                }
+                self.stats.add_engine_failure(&program, index, worker, duration, &failure);
             }
             Event::Finished { index, worker, result } => {
                 let status = classify(&result, &self.ignore);
                 let sig = status.is_failure().then(|| signature(&result));
-                self.write_record(&Record { result: &result, index, worker, status, signature: sig.clone() });
-                self.junit_case(&result, status);
-                *self.counts.entry(status).or_default() += 1;
-                if status == Status::Ignored {
-                    if let Some(i) = self.ignore.matching(&result) {
-                        *self.ignored_by.entry(i).or_default() += 1;
-                    }
+                self.write(&Record { result: &result, index, worker, status, signature: sig.clone() });
+                if let Some(junit) = &mut self.junit {
+                    junit.add(&result, status);
                 }
-                if let Some(sig) = sig {
-                    let b = self.buckets.entry(sig).or_insert_with(|| Bucket {
-                        status,
-                        count: 0,
-                        example: result.program.clone(),
-                    });
-                    b.count += 1;
-                    if self.first_failure.is_none() {
-                        self.first_failure = Some(result.program.clone());
-                    }
-                }
-                if result.leaked_pipes {
-                    self.leaks += 1;
-                }
-                self.total_duration += result.duration;
-                self.timed += 1;
-                if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|s| s.0 < result.duration)
-                {
-                    self.slowest.push((result.duration, result.program.clone()));
-                    self.slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
-                    self.slowest.truncate(SLOWEST);
-                }
-                self.done += 1;
-                self.tick();
+                let ignored_by = (status == Status::Ignored).then(|| self.ignore.matching(&result)).flatten();
+                self.stats.add_result(&result, status, ignored_by, sig.as_deref());
             }
         }
+        self.progress.tick(&self.stats, self.started);
     }
 
-    fn write_record(&mut self, record: &Record<'_>) {
-        self.write_line(record);
-    }
-
-    fn write_line(&mut self, record: &impl Serialize) {
-        let Some(file) = &self.jsonl else { return };
-        let mut line = serde_json::to_vec(record).expect("records serialise");
-        line.push(b'\n');
-        // One write of the whole line under the lock the Ctrl-C path also takes: lines stay whole.
-        let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = f.write_all(&line) {
-            self.errors.push(format!("writing the results file: {e}"));
+    fn write(&mut self, record: &impl Serialize) {
+        let Some(jsonl) = &self.jsonl else { return };
+        if let Err(e) = jsonl.write(record) {
+            self.stats.add_error(format!("writing the results file: {e}"));
         }
-    }
-
-    fn junit_case(&mut self, result: &RunResult, status: Status) {
-        let Some((_, cases)) = &mut self.junit else { return };
-        let name = result.program.display().to_string();
-        let mut case_status = match status {
-            Status::Passed => TestCaseStatus::success(),
-            Status::Ignored => {
-                let mut s = TestCaseStatus::skipped();
-                s.set_message("failure matches an ignore pattern");
-                s
-            }
-            Status::Failed | Status::Crashed | Status::TimedOut => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(format!("{}: {}", status.as_str(), signature(result)));
-                s.set_type(status.as_str());
-                s
-            }
-        };
-        if status.is_failure() {
-            case_status.set_description(result.stderr.clone());
-        }
-        let mut case = TestCase::new(name, case_status);
-        case.set_classname(format!("runner.{}", self.mode));
-        case.set_time(Duration::from_secs_f64(result.duration));
-        case.set_system_out(result.stdout.clone());
-        case.set_system_err(result.stderr.clone());
-        cases.push(case);
     }
 
     /// Programs the engine could not run, and results that could not be written.
     pub fn runner_errors(&self) -> usize {
-        self.errors.len()
+        self.stats.errors().len()
     }
 
-    fn failures(&self) -> usize {
-        self.counts.iter().filter(|(s, _)| s.is_failure()).map(|(_, n)| n).sum::<usize>() + self.errors.len()
+    /// Whether any program failed (or could not be run).
+    pub fn any_failure(&self) -> bool {
+        self.stats.any_failure()
     }
 
-    fn status_line(&self) -> String {
-        format!(
-            "{} failed, {} ignored",
-            self.failures(),
-            self.counts.get(&Status::Ignored).copied().unwrap_or(0)
-        )
-    }
-
-    fn tick(&mut self) {
-        let line = self.status_line();
-        match &mut self.progress {
-            Progress::Bar(bar) => {
-                bar.set_message(line);
-                bar.set_position(self.done as u64);
-            }
-            Progress::Plain(last) => {
-                if last.elapsed() >= PLAIN_PROGRESS_EVERY || self.done == self.total {
-                    *last = Instant::now();
-                    let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-                    eprintln!("runner: [{}/{}] {line}, {rate:.1} programs/s", self.done, self.total);
-                }
-            }
-            Progress::Quiet => {}
+    /// Closes the progress display, writes the JUnit file and prints the summary.
+    pub fn finish(&mut self, interrupted: bool, fail_fast: bool) -> std::io::Result<()> {
+        self.progress.finish();
+        if let Some(junit) = self.junit.take() {
+            write_junit(&junit.path, junit.cases, self.started.elapsed())?;
         }
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let summary = Summary {
+            stats: &self.stats,
+            mode: self.mode,
+            ignore: &self.ignore,
+            reproduce: &self.reproduce,
+            wall: self.started.elapsed().as_secs_f64(),
+        };
+        summary.write(&mut out, color, interrupted, fail_fast)?;
+        out.flush()
     }
+}
 
+/// The summary sink: what `runner batch` prints at the end.
+struct Summary<'a> {
+    stats: &'a Stats,
+    mode: Mode,
+    ignore: &'a IgnorePatterns,
+    reproduce: &'a str,
+    wall: f64,
+}
+
+impl Summary<'_> {
     /// The command that re-runs one program as the batch ran it.
     fn reproduce_command(&self, program: &Path) -> String {
         format!("{} {}", self.reproduce, shell_quote(&program.display().to_string()))
     }
 
-    /// Whether any program failed (or could not be run).
-    pub fn any_failure(&self) -> bool {
-        self.failures() > 0
-    }
-
-    /// Closes the progress display, writes the JUnit file and prints the summary.
-    pub fn finish(&mut self, interrupted: bool, fail_fast: bool) -> std::io::Result<()> {
-        if let Progress::Bar(bar) = &self.progress {
-            bar.finish_and_clear();
-        }
-        if let Some((path, cases)) = self.junit.take() {
-            write_junit(&path, cases, self.started.elapsed())?;
-        }
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        self.summary(&mut out, color, interrupted, fail_fast)?;
-        out.flush()
-    }
-
-    fn summary(
-        &mut self,
+    fn write(
+        &self,
         out: &mut dyn Write,
         color: bool,
         interrupted: bool,
         fail_fast: bool,
     ) -> std::io::Result<()> {
-        let wall = self.started.elapsed().as_secs_f64();
-        let n = |s: Status| self.counts.get(&s).copied().unwrap_or(0);
+        let stats = self.stats;
+        let wall = self.wall;
+        let n = |s: Status| stats.count(s);
         let paint = |text: &str, code: &str| {
             if color {
                 format!("\x1b[{code}m{text}\x1b[0m")
@@ -331,22 +312,23 @@ impl Reporter {
                 text.to_string()
             }
         };
-        let failures = self.failures();
+        let failures = stats.failures();
         let headline = if failures == 0 { paint("PASS", "1;32") } else { paint("FAIL", "1;31") };
         writeln!(out)?;
         writeln!(
             out,
             "{headline} {} of {} programs run ({} mode){}{}",
-            self.done,
-            self.total,
+            stats.done,
+            stats.total,
             self.mode,
-            if self.skipped > 0 {
-                format!(", {} already recorded (--resume)", self.skipped)
+            if stats.skipped > 0 {
+                format!(", {} already recorded (--resume)", stats.skipped)
             } else {
                 String::new()
             },
             if interrupted { ", interrupted" } else { "" }
         )?;
+        let errors = stats.errors();
         writeln!(
             out,
             "  passed {}, failed {}, crashed {}, timed out {}, ignored {}{}",
@@ -355,50 +337,48 @@ impl Reporter {
             n(Status::Crashed),
             n(Status::TimedOut),
             n(Status::Ignored),
-            if self.errors.is_empty() {
-                String::new()
-            } else {
-                format!(", runner errors {}", self.errors.len())
-            }
+            if errors.is_empty() { String::new() } else { format!(", runner errors {}", errors.len()) }
         )?;
-        let rate = if self.done > 0 { 100.0 * failures as f64 / self.done as f64 } else { 0.0 };
-        let per_sec = self.done as f64 / wall.max(1e-9);
+        let rate = if stats.done > 0 { 100.0 * failures as f64 / stats.done as f64 } else { 0.0 };
+        let per_sec = stats.done as f64 / wall.max(1e-9);
         writeln!(
             out,
             "  failure rate {rate:.1}%, wall time {wall:.2}s, throughput {per_sec:.1} programs/s ({:.0}/h)",
             per_sec * 3600.0
         )?;
-        if self.timed > 0 {
-            let mean = self.total_duration / self.timed as f64;
+        if let Some(mean) = stats.mean_duration() {
             writeln!(out, "  average program time {mean:.3}s")?;
         }
-        if self.leaks > 0 {
-            writeln!(out, "  {} programs left processes holding their output; they were killed", self.leaks)?;
+        if stats.leaks() > 0 {
+            writeln!(
+                out,
+                "  {} programs left processes holding their output; they were killed",
+                stats.leaks()
+            )?;
         }
-        for (i, count) in &self.ignored_by {
-            writeln!(out, "  ignored {count}x by pattern {:?}", self.ignore.pattern(*i))?;
+        for (i, count) in stats.ignored_by() {
+            writeln!(out, "  ignored {count}x by pattern {:?}", self.ignore.pattern(i))?;
         }
-        if self.timed > 1 {
+        if stats.timed() > 1 {
             writeln!(out, "Slowest programs:")?;
-            for (secs, path) in &self.slowest {
+            for (secs, path) in stats.slowest() {
                 writeln!(out, "  {secs:8.3}s  {}", path.display())?;
             }
         }
-        if !self.buckets.is_empty() {
-            writeln!(out, "Failure buckets ({} distinct):", self.buckets.len())?;
-            let mut buckets: Vec<_> = self.buckets.iter().collect();
-            buckets.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        let buckets = stats.buckets();
+        if !buckets.is_empty() {
+            writeln!(out, "Failure buckets ({} distinct):", buckets.len())?;
             for (sig, b) in buckets {
                 writeln!(out, "  {:>5}x {} [{}]", b.count, paint(sig, "1"), b.status.as_str())?;
                 writeln!(out, "         e.g. {}", b.example.display())?;
                 writeln!(out, "         reproduce: {}", self.reproduce_command(&b.example))?;
             }
         }
-        for e in &self.errors {
+        for e in errors {
             writeln!(out, "runner error: {e}")?;
         }
         if fail_fast {
-            if let Some(p) = &self.first_failure {
+            if let Some(p) = stats.first_failure() {
                 writeln!(
                     out,
                     "Stopped at the first failure (--fail-fast). Reproduce it with:\n  {}",

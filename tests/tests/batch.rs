@@ -1043,6 +1043,7 @@ mod engine_failures {
         let run = |resume: bool| {
             let mut cmd = batch();
             cmd.args(["--mode", mode, "--workers", "1", "--quiet", "--output"]).arg(&jsonl);
+            cmd.arg("--junit").arg(dir.path().join("junit.xml"));
             if resume {
                 cmd.arg("--resume");
             }
@@ -1064,6 +1065,11 @@ mod engine_failures {
         let neighbour = record_of(&recs, dir.path(), "b_pass.py");
         assert_eq!(neighbour.len(), 1, "{ctx}: {recs:?}");
         assert_eq!(neighbour[0]["status"], "passed", "{ctx}: the next program runs in a fresh executor");
+        let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+        assert!(
+            junit.contains("<error") && junit.contains("engine failed: executor_failed"),
+            "{ctx}: JUnit has the engine failure as an error case:\n{junit}"
+        );
 
         let out = run(true);
         let ctx = format!("{ctx}, then --resume");

@@ -1,0 +1,239 @@
+//! The numbers of a batch, kept apart from every output: counts per verdict, failure buckets, the
+//! slowest programs, engine failures and other runner errors. Pure bookkeeping, unit-tested; the
+//! reporter's sinks (JSONL, JUnit, progress, summary) read it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use runner_core::classify::Status;
+use runner_core::{EngineFailure, RunResult};
+
+/// How many of the slowest programs are kept.
+pub const SLOWEST: usize = 5;
+
+/// One failure bucket: programs whose failures share a signature.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bucket {
+    /// The verdict of its first program.
+    pub status: Status,
+    /// How many programs fell into it.
+    pub count: usize,
+    /// Its first program.
+    pub example: PathBuf,
+}
+
+/// Everything counted so far. Memory stays flat however many programs run: the slowest list is
+/// bounded and durations are summed.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Programs to run (after `--resume` left out the recorded ones).
+    pub total: usize,
+    /// Programs already recorded (`--resume`).
+    pub skipped: usize,
+    /// Programs that ended, with a result or an engine failure.
+    pub done: usize,
+    counts: BTreeMap<Status, usize>,
+    ignored_by: BTreeMap<usize, usize>,
+    buckets: BTreeMap<String, Bucket>,
+    slowest: Vec<(f64, PathBuf)>,
+    total_duration: f64,
+    timed: usize,
+    errors: Vec<String>,
+    first_failure: Option<PathBuf>,
+    leaks: usize,
+}
+
+impl Stats {
+    /// Statistics for a batch of `total` programs (`skipped` more already recorded).
+    pub fn new(total: usize, skipped: usize) -> Self {
+        Stats { total, skipped, ..Stats::default() }
+    }
+
+    /// Counts a result with its verdict, the ignore pattern that matched (for `Ignored`) and its
+    /// bucket signature (for failures).
+    pub fn add_result(
+        &mut self,
+        result: &RunResult,
+        status: Status,
+        ignored_by: Option<usize>,
+        signature: Option<&str>,
+    ) {
+        *self.counts.entry(status).or_default() += 1;
+        if let (Status::Ignored, Some(i)) = (status, ignored_by) {
+            *self.ignored_by.entry(i).or_default() += 1;
+        }
+        if let Some(sig) = signature {
+            let b = self.buckets.entry(sig.to_string()).or_insert_with(|| Bucket {
+                status,
+                count: 0,
+                example: result.program.clone(),
+            });
+            b.count += 1;
+            self.first_failure.get_or_insert_with(|| result.program.clone());
+        }
+        if result.leaked_pipes {
+            self.leaks += 1;
+        }
+        self.total_duration += result.duration;
+        self.timed += 1;
+        if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|s| s.0 < result.duration) {
+            self.slowest.push((result.duration, result.program.clone()));
+            self.slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+            self.slowest.truncate(SLOWEST);
+        }
+        self.done += 1;
+    }
+
+    /// Counts a program the engine could not run to a result.
+    pub fn add_engine_failure(
+        &mut self,
+        program: &Path,
+        index: usize,
+        worker: usize,
+        duration: f64,
+        f: &EngineFailure,
+    ) {
+        self.errors.push(format!(
+            "{} (program #{index}, worker {worker}, after {duration:.1}s): engine failed: {f}",
+            program.display()
+        ));
+        self.done += 1;
+    }
+
+    /// Notes a runner error that is not about one program (results that cannot be written).
+    pub fn add_error(&mut self, message: String) {
+        self.errors.push(message);
+    }
+
+    /// Programs with this verdict.
+    pub fn count(&self, status: Status) -> usize {
+        self.counts.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Failed, crashed and timed-out programs, plus runner errors.
+    pub fn failures(&self) -> usize {
+        self.counts.iter().filter(|(s, _)| s.is_failure()).map(|(_, n)| n).sum::<usize>() + self.errors.len()
+    }
+
+    /// Whether the batch fails.
+    pub fn any_failure(&self) -> bool {
+        self.failures() > 0
+    }
+
+    /// Engine failures and results that could not be written, in the order they happened.
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
+    /// The buckets, largest first (ties by signature).
+    pub fn buckets(&self) -> Vec<(&str, &Bucket)> {
+        let mut buckets: Vec<_> = self.buckets.iter().map(|(s, b)| (s.as_str(), b)).collect();
+        buckets.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        buckets
+    }
+
+    /// How many failures each ignore pattern (by index) absorbed.
+    pub fn ignored_by(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.ignored_by.iter().map(|(i, n)| (*i, *n))
+    }
+
+    /// The slowest programs, slowest first, at most [`SLOWEST`].
+    pub fn slowest(&self) -> &[(f64, PathBuf)] {
+        &self.slowest
+    }
+
+    /// The mean program duration, over programs with a result.
+    pub fn mean_duration(&self) -> Option<f64> {
+        (self.timed > 0).then(|| self.total_duration / self.timed as f64)
+    }
+
+    /// Programs with a result.
+    pub fn timed(&self) -> usize {
+        self.timed
+    }
+
+    /// The first program that failed.
+    pub fn first_failure(&self) -> Option<&Path> {
+        self.first_failure.as_deref()
+    }
+
+    /// Programs that left processes holding their output.
+    pub fn leaks(&self) -> usize {
+        self.leaks
+    }
+
+    /// The progress line's counts.
+    pub fn status_line(&self) -> String {
+        format!("{} failed, {} ignored", self.failures(), self.count(Status::Ignored))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner_core::{EngineFailureKind, Mode, Truncated};
+
+    fn result(program: &str, returncode: i32, duration: f64) -> RunResult {
+        RunResult {
+            success: returncode == 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            returncode,
+            program: program.into(),
+            mode: Mode::Warm,
+            device: None,
+            duration,
+            timed_out: false,
+            truncated: Truncated::default(),
+            leaked_pipes: false,
+            confirmed: None,
+            warm_attempt: None,
+            program_time: None,
+        }
+    }
+
+    #[test]
+    fn counts_failures_and_buckets_by_signature_largest_first() {
+        let mut s = Stats::new(5, 0);
+        s.add_result(&result("/a.py", 0, 0.1), Status::Passed, None, None);
+        s.add_result(&result("/b.py", 1, 0.1), Status::Failed, None, Some("ValueError: x"));
+        s.add_result(&result("/c.py", -11, 0.1), Status::Crashed, None, Some("SIGSEGV"));
+        s.add_result(&result("/d.py", 1, 0.1), Status::Failed, None, Some("SIGSEGV"));
+        s.add_result(&result("/e.py", 1, 0.1), Status::Ignored, Some(0), None);
+        assert_eq!((s.done, s.failures(), s.count(Status::Passed), s.count(Status::Ignored)), (5, 3, 1, 1));
+        let buckets = s.buckets();
+        assert_eq!(buckets[0].0, "SIGSEGV");
+        assert_eq!((buckets[0].1.count, buckets[0].1.status), (2, Status::Crashed));
+        assert_eq!(buckets[0].1.example, PathBuf::from("/c.py"));
+        assert_eq!(buckets[1].0, "ValueError: x");
+        assert_eq!(s.ignored_by().collect::<Vec<_>>(), vec![(0, 1)]);
+        assert_eq!(s.first_failure(), Some(Path::new("/b.py")));
+        assert_eq!(s.status_line(), "3 failed, 1 ignored");
+    }
+
+    #[test]
+    fn keeps_only_the_slowest_and_the_mean_of_all() {
+        let mut s = Stats::new(8, 0);
+        for i in 0..8 {
+            s.add_result(&result(&format!("/{i}.py"), 0, i as f64), Status::Passed, None, None);
+        }
+        let slowest: Vec<f64> = s.slowest().iter().map(|(d, _)| *d).collect();
+        assert_eq!(slowest, vec![7.0, 6.0, 5.0, 4.0, 3.0]);
+        assert_eq!(s.mean_duration(), Some(3.5));
+        assert!(!s.any_failure());
+    }
+
+    #[test]
+    fn an_engine_failure_fails_the_batch_without_a_verdict_or_a_duration() {
+        let mut s = Stats::new(1, 0);
+        let f = EngineFailure { kind: EngineFailureKind::ZygoteDied, message: "gone".into() };
+        s.add_engine_failure(Path::new("/a.py"), 0, 1, 0.3, &f);
+        assert_eq!((s.done, s.failures(), s.timed(), s.mean_duration()), (1, 1, 0, None));
+        assert_eq!(
+            s.errors(),
+            ["/a.py (program #0, worker 1, after 0.3s): engine failed: zygote_died: gone"]
+        );
+        assert_eq!(s.first_failure(), None, "the first failure is the first program that failed");
+        assert!(s.buckets().is_empty());
+    }
+}
