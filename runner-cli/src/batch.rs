@@ -1,18 +1,18 @@
 //! `runner batch`: many programs on parallel workers. This module validates the inputs, builds the jobs
-//! and per-worker devices, installs the Ctrl-C policy and hands events from the scheduler to the
-//! [`Reporter`], which owns every output (JSONL, JUnit, progress, summary).
+//! and per-worker devices, has the dispatcher install its interrupt policy and hands the dispatcher's
+//! events to the [`Reporter`], which owns every output (JSONL, JUnit, progress, summary).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use runner_core::classify::{classify, IgnorePatterns};
 use runner_core::{DevicePolicy, ProgramSpec, Purpose};
-use runner_embed::scheduler::{self, Job, StopSwitch};
+use runner_embed::dispatcher::{self, Cancel, Event, Job};
 use runner_embed::Engines;
 
 use crate::cli::BatchCmd;
@@ -88,9 +88,10 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         eprintln!("runner: warning: {warning}");
     }
 
-    let stop = StopSwitch::default();
-    let interrupts = Arc::new(AtomicUsize::new(0));
-    install_interrupt_handler(stop.clone(), Arc::clone(&interrupts), jsonl.clone(), grace);
+    let cancel = Cancel::default();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let run_over = Arc::new(AtomicBool::new(false));
+    install_interrupt_policy(&cancel, grace, tx.clone(), jsonl.clone(), Arc::clone(&run_over));
 
     // The interpreter a plain `runner run` would pick here: --python is named only when it differs.
     let default_python =
@@ -108,20 +109,23 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         Outputs { jsonl, junit: cmd.junit.clone(), quiet: cmd.quiet },
         reproduce,
     );
-    let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::scope(|scope| {
         let engines = &engines;
-        let stop_ref = &stop;
+        let cancel_ref = &cancel;
         let devices = &devices;
         let stop_at = stop_at.as_ref().map(|f| f as &(dyn Fn(&runner_core::RunResult) -> bool + Sync));
-        scope.spawn(move || scheduler::run(engines, jobs, devices, stop_ref, stop_at, tx));
-        // The scheduler decides fail-fast (a failure or an engine failure stops it); the reporter
-        // only reports.
-        for event in rx {
+        scope.spawn(move || dispatcher::run(engines, jobs, devices, cancel_ref, stop_at, tx));
+        // The dispatcher decides fail-fast and cancellation; the reporter only reports. The interrupt
+        // handler holds a sender too, so the run's end is its own event.
+        for event in &rx {
+            if matches!(event, Event::RunFinished { .. }) {
+                break;
+            }
             reporter.handle(event);
         }
     });
-    let interrupted = interrupts.load(Ordering::SeqCst) > 0;
+    run_over.store(true, Ordering::SeqCst);
+    let interrupted = cancel.interrupted();
     reporter.finish(interrupted, cmd.fail_fast)?;
     Ok(if interrupted {
         exit_code::INTERRUPTED
@@ -178,34 +182,30 @@ fn open_output(path: &Path, resume: bool) -> Result<(File, HashSet<PathBuf>), Se
     Ok((file, done))
 }
 
-/// First Ctrl-C: stop scheduling and give running programs `grace` (`--interrupt-grace`); second:
-/// kill everything at once and exit 130, never in the middle of a JSONL line.
-fn install_interrupt_handler(
-    stop: StopSwitch,
-    count: Arc<AtomicUsize>,
-    jsonl: Option<Arc<Mutex<File>>>,
+/// How long the workers may take to come back after their programs were killed before runner ends
+/// without them (an engine that no longer answers must not hang the exit).
+const ABANDON_AFTER: Duration = Duration::from_secs(5);
+
+/// First Ctrl-C (or SIGTERM): no new programs, and running programs get `grace`
+/// (`--interrupt-grace`); second: kill them at once. Either way the batch ends through its normal
+/// path (whole JSONL lines, the summary, exit 130); only if the workers do not come back after the
+/// kill does runner exit on its own, holding the results file's lock so no line is cut.
+fn install_interrupt_policy(
+    cancel: &Cancel,
     grace: Duration,
+    events: crossbeam_channel::Sender<Event>,
+    jsonl: Option<Arc<Mutex<File>>>,
+    run_over: Arc<AtomicBool>,
 ) {
-    let result = ctrlc::set_handler(move || {
-        if count.fetch_add(1, Ordering::SeqCst) == 0 {
-            stop.stop();
-            eprintln!(
-                "\nrunner: interrupted: no new programs; running ones get {}s (Ctrl-C again to kill them now)",
-                grace.as_secs_f64()
-            );
-            std::thread::spawn(move || {
-                std::thread::sleep(grace);
-                runner_embed::kill_everything();
-            });
+    let abandon = move || {
+        if run_over.load(Ordering::SeqCst) {
             return;
         }
-        // Holding the writer's lock guarantees no line is half written when the process ends.
         let _guard = jsonl.as_ref().map(|f| f.lock().unwrap_or_else(|e| e.into_inner()));
-        runner_embed::kill_everything();
-        let _ = std::io::stderr().write_all(b"\nrunner: killed running programs\n");
+        let _ = std::io::stderr().write_all(b"\nrunner: the engine did not stop after the kill; exiting\n");
         std::process::exit(exit_code::INTERRUPTED);
-    });
-    if let Err(e) = result {
+    };
+    if let Err(e) = cancel.on_interrupt(grace, events, ABANDON_AFTER, abandon) {
         eprintln!("runner: warning: cannot install the Ctrl-C handler: {e}");
     }
 }

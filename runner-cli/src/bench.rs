@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use runner_core::{Mode, ProgramSpec, RunConfig};
-use runner_embed::scheduler::{self, Event, Job, StopSwitch};
+use runner_embed::dispatcher::{self, Cancel, Event, Job};
 use runner_embed::Engines;
 
 use crate::cli::BenchCmd;
@@ -362,17 +362,17 @@ fn run_mode(
         })
         .collect();
     let devices = vec![None; workers];
-    let stop = StopSwitch::default();
+    let cancel = Cancel::default();
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut first_result = None;
     let mut results = Vec::with_capacity(programs.len());
     std::thread::scope(|scope| {
         let engines = &engines;
-        let (stop, devices) = (&stop, &devices);
-        scope.spawn(move || scheduler::run(engines, jobs, devices, stop, None, tx));
+        let (cancel, devices) = (&cancel, &devices);
+        scope.spawn(move || dispatcher::run(engines, jobs, devices, cancel, None, tx));
         for event in rx {
             match event {
-                Event::Finished { result, .. } => {
+                Event::ProgramFinished { result, .. } => {
                     first_result.get_or_insert_with(|| start.elapsed().as_secs_f64());
                     results.push((
                         result.program.clone(),
@@ -384,7 +384,7 @@ fn run_mode(
                 Event::EngineFailed { failure, program, .. } => {
                     eprintln!("runner bench: error: {}: engine failed: {failure}", program.display())
                 }
-                Event::Started { .. } => {}
+                _ => {}
             }
         }
     });

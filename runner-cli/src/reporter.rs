@@ -17,7 +17,7 @@ use serde::Serialize;
 use runner_core::classify::{classify, signature, IgnorePatterns, Status};
 use runner_core::{EngineFailure, Mode, RunResult};
 
-use runner_embed::scheduler::Event;
+use runner_embed::dispatcher::{CancelReason, Event};
 
 use crate::stats::Stats;
 use crate::text::shell_quote;
@@ -211,7 +211,21 @@ impl Reporter {
     /// Takes one event.
     pub fn handle(&mut self, event: Event) {
         match event {
-            Event::Started { .. } => return,
+            Event::RunStarted { .. } | Event::ProgramStarted { .. } | Event::RunFinished { .. } => return,
+            Event::RunCancelled { reason: CancelReason::Interrupt, grace } => {
+                // Said even with --quiet: the user pressed Ctrl-C and must know what happens now.
+                eprintln!(
+                    "\nrunner: interrupted: no new programs; running ones get {}s (Ctrl-C again to kill them now)",
+                    grace.unwrap_or_default().as_secs_f64()
+                );
+                return;
+            }
+            Event::RunCancelled { reason: CancelReason::FailFast, .. } => return,
+            Event::RunKilled => {
+                eprintln!("\nrunner: killing running programs");
+                return;
+            }
+            Event::ProgramCancelled { program, .. } => self.stats.add_cancelled(&program),
             Event::EngineFailed { index, worker, program, failure, duration } => {
                 self.write(&EngineFailedRecord {
                     success: false,
@@ -228,7 +242,7 @@ impl Reporter {
                 }
                 self.stats.add_engine_failure(&program, index, worker, duration, &failure);
             }
-            Event::Finished { index, worker, result } => {
+            Event::ProgramFinished { index, worker, result } => {
                 let status = classify(&result, &self.ignore);
                 let sig = status.is_failure().then(|| signature(&result));
                 self.write(&Record { result: &result, index, worker, status, signature: sig.clone() });
@@ -339,6 +353,13 @@ impl Summary<'_> {
             n(Status::Ignored),
             if errors.is_empty() { String::new() } else { format!(", runner errors {}", errors.len()) }
         )?;
+        if stats.cancelled() > 0 {
+            writeln!(
+                out,
+                "  cancelled {}: killed by the interrupt, no result recorded (--resume runs them)",
+                stats.cancelled()
+            )?;
+        }
         let rate = if stats.done > 0 { 100.0 * failures as f64 / stats.done as f64 } else { 0.0 };
         let per_sec = stats.done as f64 / wall.max(1e-9);
         writeln!(

@@ -41,6 +41,7 @@ pub struct Stats {
     errors: Vec<String>,
     first_failure: Option<PathBuf>,
     leaks: usize,
+    cancelled: Vec<PathBuf>,
 }
 
 impl Stats {
@@ -98,6 +99,16 @@ impl Stats {
             program.display()
         ));
         self.done += 1;
+    }
+
+    /// Counts a running program that a cancellation killed: it has no result.
+    pub fn add_cancelled(&mut self, program: &Path) {
+        self.cancelled.push(program.to_path_buf());
+    }
+
+    /// Programs killed by a cancellation.
+    pub fn cancelled(&self) -> usize {
+        self.cancelled.len()
     }
 
     /// Notes a runner error that is not about one program (results that cannot be written).

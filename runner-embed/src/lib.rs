@@ -12,7 +12,7 @@ mod state;
 mod supervise;
 mod unix;
 
-pub mod scheduler;
+pub mod dispatcher;
 
 /// Kills every process group the runner has started (programs, executors, the zygote): the
 /// emergency stop of a second Ctrl-C.

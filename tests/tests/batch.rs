@@ -946,13 +946,23 @@ fn assert_interrupted_cleanly(batch: &Interruptible, ctx: &str) {
 }
 
 fn first_ctrl_c_stops_scheduling_kills_after_the_grace_and_exits_130(mode: &str) {
-    let ctx = format!("batch --mode {mode} --workers 2 sleepers/, one Ctrl-C");
+    interrupted_once(mode, "INT");
+}
+
+/// SIGTERM (Slurm's preemption, `kill`, a container's stop) is handled like the first Ctrl-C.
+#[test]
+fn a_sigterm_is_handled_like_the_first_ctrl_c() {
+    interrupted_once("warm", "TERM");
+}
+
+fn interrupted_once(mode: &str, signal: &str) {
+    let ctx = format!("batch --mode {mode} --workers 2 sleepers/, one SIG{signal}");
     let mut batch = Interruptible::start(mode, SHORT_GRACE);
     // Both workers are busy with a sleeper (so 00_quick.py is done).
     batch.wait_for_programs(2);
     // Taken before the signal: the runner's grace starts after it.
     let interrupted = Instant::now();
-    kill(batch.pid, "INT");
+    kill(batch.pid, signal);
     // The sleepers never end on their own: the runner must kill them when the grace is over, and
     // not before.
     let limit = SHORT_GRACE + Duration::from_secs(30);
@@ -971,6 +981,23 @@ fn first_ctrl_c_stops_scheduling_kills_after_the_grace_and_exits_130(mode: &str)
     let summary = batch.stdout();
     assert!(summary.contains("interrupted"), "{ctx}: the summary says the run was interrupted:\n{summary}");
     assert_interrupted_cleanly(&batch, &ctx);
+    assert_killed_sleepers_are_not_recorded(&batch, &summary, &ctx);
+}
+
+/// The two sleepers that were running when the grace ended were killed by runner, not crashed: they
+/// have no record (so `--resume` runs them again), and the summary counts them as cancelled.
+fn assert_killed_sleepers_are_not_recorded(batch: &Interruptible, summary: &str, ctx: &str) {
+    let records = records(&batch.jsonl);
+    for r in &records {
+        assert!(
+            !program_of(r).contains("sleeper_"),
+            "{ctx}: a sleeper killed by the interrupt has a record, as if it had crashed: {r}"
+        );
+    }
+    assert!(
+        summary.lines().any(|l| l.trim_start().starts_with("cancelled 2:")),
+        "{ctx}: the summary counts the two killed sleepers as cancelled:\n{summary}"
+    );
 }
 
 fn second_ctrl_c_kills_at_once(mode: &str) {
@@ -992,7 +1019,9 @@ fn second_ctrl_c_kills_at_once(mode: &str) {
         )
     };
     assert_eq!(status.code(), Some(130), "{ctx}: exit code; stderr: {:?}", batch.stderr_lines());
+    let summary = batch.stdout();
     assert_interrupted_cleanly(&batch, &ctx);
+    assert_killed_sleepers_are_not_recorded(&batch, &summary, &ctx);
 }
 
 /// Engine failures are reported as such, never as a program's returncode: each such program gets a

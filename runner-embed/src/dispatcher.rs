@@ -1,0 +1,288 @@
+//! Running many programs on parallel workers, and everything that decides when to stop. One
+//! supervisor thread per worker drives that worker's engine (and so its executor); the programs wait
+//! in a crossbeam channel; what happens is sent as typed [`Event`]s, which the front end's sinks
+//! consume (progress, JSONL, JUnit, summary). This module decides nothing about output.
+//!
+//! The dispatcher owns cancellation: `--fail-fast` (decided here alone, in the worker that sees the
+//! failure, so no worker takes another program once it holds), and interrupts ([`Cancel`]: the first
+//! Ctrl-C or SIGTERM stops scheduling and gives running programs a grace; the second, or the grace's
+//! end, kills them). A program killed by a cancellation has no result of its own: it is reported as
+//! [`Event::ProgramCancelled`], never as a crash, so `--resume` runs it again.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Sender};
+
+use runner_core::device::CUDA_VISIBLE_DEVICES;
+use runner_core::{EngineFailure, Mode, ProgramSpec, RunResult};
+
+use crate::Engines;
+
+/// One program of a batch.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// Position of the program in the sorted input list.
+    pub index: usize,
+    /// What to run.
+    pub spec: ProgramSpec,
+}
+
+/// Why a run stopped before every program ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// `--fail-fast` and a program failed (or could not be run).
+    FailFast,
+    /// Ctrl-C or SIGTERM.
+    Interrupt,
+}
+
+/// What happened, as it happens.
+#[derive(Debug)]
+pub enum Event {
+    /// The run begins.
+    RunStarted {
+        /// Programs to run.
+        programs: usize,
+        /// Parallel workers.
+        workers: usize,
+        /// The mode they run in.
+        mode: Mode,
+    },
+    /// A worker took a program.
+    ProgramStarted {
+        /// Position of the program in the input list.
+        index: usize,
+        /// The worker.
+        worker: usize,
+    },
+    /// A program ended with a result.
+    ProgramFinished {
+        /// Position of the program in the input list.
+        index: usize,
+        /// The worker that ran it.
+        worker: usize,
+        /// What it did.
+        result: Box<RunResult>,
+    },
+    /// The engine could not run a program to a result (the zygote died, a fork failed, the
+    /// executor's own code failed): not the program's result.
+    EngineFailed {
+        /// Position of the program in the input list.
+        index: usize,
+        /// The worker that took it.
+        worker: usize,
+        /// The program.
+        program: PathBuf,
+        /// What failed.
+        failure: EngineFailure,
+        /// Seconds from taking the program to the failure.
+        duration: f64,
+    },
+    /// A running program was killed by a cancellation: it has no result.
+    ProgramCancelled {
+        /// Position of the program in the input list.
+        index: usize,
+        /// The worker that ran it.
+        worker: usize,
+        /// The program.
+        program: PathBuf,
+    },
+    /// Scheduling stopped; running programs go on for `grace` (for an interrupt).
+    RunCancelled {
+        /// Why.
+        reason: CancelReason,
+        /// How long running programs may go on before they are killed (`None`: to their end).
+        grace: Option<Duration>,
+    },
+    /// A second interrupt: running programs are killed now.
+    RunKilled,
+    /// Every worker has stopped.
+    RunFinished {
+        /// Why the run stopped early, if it did.
+        cancelled: Option<CancelReason>,
+    },
+}
+
+#[derive(Debug, Default)]
+struct CancelState {
+    reason: Mutex<Option<CancelReason>>,
+    /// Running programs were killed (the grace ended, a second interrupt).
+    killed: AtomicBool,
+    interrupts: AtomicUsize,
+}
+
+/// The run's cancellation switch, shared by the workers, the signal handler and the front end.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<CancelState>);
+
+impl Cancel {
+    /// Stops scheduling (the first reason given is the one kept); returns whether this call did it.
+    pub fn cancel(&self, reason: CancelReason) -> bool {
+        let mut r = self.0.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_some() {
+            return false;
+        }
+        *r = Some(reason);
+        true
+    }
+
+    /// Why the run was cancelled, if it was.
+    pub fn reason(&self) -> Option<CancelReason> {
+        *self.0.reason.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether scheduling has stopped.
+    pub fn is_cancelled(&self) -> bool {
+        self.reason().is_some()
+    }
+
+    /// Kills every running program (and the engines' processes); they come back as cancelled.
+    pub fn kill_running(&self) {
+        self.0.killed.store(true, Ordering::SeqCst);
+        crate::kill_everything();
+    }
+
+    fn killed(&self) -> bool {
+        self.0.killed.load(Ordering::SeqCst)
+    }
+
+    /// Whether an interrupt (Ctrl-C, SIGTERM) came.
+    pub fn interrupted(&self) -> bool {
+        self.0.interrupts.load(Ordering::SeqCst) > 0
+    }
+
+    /// Installs the interrupt policy for SIGINT and SIGTERM: the first cancels the run and kills the
+    /// running programs after `grace`; the second kills them at once. `events` hears of both. If
+    /// the workers have not come back `abandon_after` a kill, `abandon` is called (it should end
+    /// the process, never in the middle of a results line).
+    pub fn on_interrupt(
+        &self,
+        grace: Duration,
+        events: Sender<Event>,
+        abandon_after: Duration,
+        abandon: impl Fn() + Send + Sync + 'static,
+    ) -> Result<(), ctrlc::Error> {
+        let cancel = self.clone();
+        let abandon = Arc::new(abandon);
+        let kill = move |cancel: &Cancel| {
+            cancel.kill_running();
+            let abandon = Arc::clone(&abandon);
+            std::thread::spawn(move || {
+                std::thread::sleep(abandon_after);
+                abandon();
+            });
+        };
+        ctrlc::set_handler(move || {
+            if cancel.0.interrupts.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Fail-fast may have cancelled already; the interrupt still gets its grace.
+                cancel.cancel(CancelReason::Interrupt);
+                let _ =
+                    events.send(Event::RunCancelled { reason: CancelReason::Interrupt, grace: Some(grace) });
+                let cancel = cancel.clone();
+                let kill = kill.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(grace);
+                    if !cancel.killed() {
+                        kill(&cancel);
+                    }
+                });
+                return;
+            }
+            let _ = events.send(Event::RunKilled);
+            kill(&cancel);
+        })
+    }
+}
+
+/// A predicate on results that cancels the run (`--fail-fast`); an engine failure cancels such a run
+/// too.
+pub type StopWhen<'a> = &'a (dyn Fn(&RunResult) -> bool + Sync);
+
+/// Runs `jobs` on `devices.len()` workers (worker `i` pinned to `devices[i]`, `None` for no device)
+/// and sends events until every job ran or the run was cancelled; the last event is
+/// [`Event::RunFinished`]. With one worker, jobs run in the given order.
+pub fn run(
+    engines: &Engines,
+    jobs: Vec<Job>,
+    devices: &[Option<String>],
+    cancel: &Cancel,
+    stop_when: Option<StopWhen<'_>>,
+    events: Sender<Event>,
+) {
+    let _ =
+        events.send(Event::RunStarted { programs: jobs.len(), workers: devices.len(), mode: engines.mode() });
+    let (tx, rx) = unbounded::<Job>();
+    for job in jobs {
+        let _ = tx.send(job);
+    }
+    drop(tx);
+    std::thread::scope(|scope| {
+        for (worker, device) in devices.iter().enumerate() {
+            let rx = rx.clone();
+            let events = events.clone();
+            let mut engine = engines.engine();
+            let cancel = cancel.clone();
+            std::thread::Builder::new()
+                .name(format!("worker-{worker}"))
+                .spawn_scoped(scope, move || {
+                    while !cancel.is_cancelled() {
+                        let Ok(mut job) = rx.recv() else { break };
+                        if let Some(dev) = device {
+                            job.spec.env.retain(|(k, _)| k != CUDA_VISIBLE_DEVICES);
+                            job.spec.env.push((CUDA_VISIBLE_DEVICES.to_string(), dev.clone()));
+                        }
+                        let _ = events.send(Event::ProgramStarted { index: job.index, worker });
+                        let started = Instant::now();
+                        let ran = engine.run(&job.spec);
+                        let (index, program) = (job.index, job.spec.path);
+                        // What ends by runner's kill during a cancellation is not the program's result.
+                        let killed_by_us = cancel.killed()
+                            && match &ran {
+                                Ok(r) => r.returncode == -libc::SIGKILL && !r.timed_out,
+                                Err(_) => true,
+                            };
+                        let event = if killed_by_us {
+                            Event::ProgramCancelled { index, worker, program }
+                        } else {
+                            match ran {
+                                Ok(result) => {
+                                    if stop_when.is_some_and(|f| f(&result)) {
+                                        fail_fast(&cancel, &events);
+                                    }
+                                    Event::ProgramFinished { index, worker, result: Box::new(result) }
+                                }
+                                Err(e) => {
+                                    if stop_when.is_some() {
+                                        fail_fast(&cancel, &events);
+                                    }
+                                    let duration = started.elapsed().as_secs_f64();
+                                    Event::EngineFailed {
+                                        index,
+                                        worker,
+                                        program,
+                                        failure: e.failure(),
+                                        duration,
+                                    }
+                                }
+                            }
+                        };
+                        if events.send(event).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .expect("spawn a worker thread");
+        }
+    });
+    let _ = events.send(Event::RunFinished { cancelled: cancel.reason() });
+}
+
+/// Cancels the run for `--fail-fast`, and says so once.
+fn fail_fast(cancel: &Cancel, events: &Sender<Event>) {
+    if cancel.cancel(CancelReason::FailFast) {
+        let _ = events.send(Event::RunCancelled { reason: CancelReason::FailFast, grace: None });
+    }
+}
