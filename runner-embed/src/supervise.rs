@@ -202,3 +202,138 @@ pub(crate) fn supervise(
         duration: start.elapsed(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The loop against a fake unit: its "exit" is a pipe the test writes a returncode to, and its
+    //! output pipes are written by the test, so every deadline and every kill is observable.
+
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+
+    /// A unit that exits when a returncode arrives on its exit pipe.
+    struct Fake {
+        exit_r: OwnedFd,
+        exit_w: Option<std::fs::File>,
+        /// The unit's ends of its output pipes, dropped by `kill_leftovers` (its leftovers dying).
+        outputs: Vec<OwnedFd>,
+        kills: usize,
+        leftover_kills: usize,
+    }
+
+    impl Fake {
+        fn new() -> Self {
+            let (exit_r, exit_w) = unix::pipe().unwrap();
+            Fake { exit_r, exit_w: Some(exit_w.into()), outputs: Vec::new(), kills: 0, leftover_kills: 0 }
+        }
+
+        fn exit(&mut self, code: i32) {
+            let mut w = self.exit_w.take().expect("exits once");
+            w.write_all(&code.to_le_bytes()).unwrap();
+        }
+    }
+
+    impl Watched for Fake {
+        fn exit_fds(&self) -> Vec<BorrowedFd<'_>> {
+            vec![self.exit_r.as_fd()]
+        }
+
+        fn poll_exit(&mut self) -> io::Result<Option<i32>> {
+            let mut buf = [0u8; 4];
+            match nix::unistd::read(self.exit_r.as_fd(), &mut buf) {
+                Ok(4) => Ok(Some(i32::from_le_bytes(buf))),
+                Ok(_) => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        fn kill(&mut self) {
+            self.kills += 1;
+            self.outputs.clear();
+            self.exit(-libc::SIGKILL);
+        }
+
+        fn kill_leftovers(&mut self) {
+            self.leftover_kills += 1;
+            self.outputs.clear();
+        }
+    }
+
+    /// Limits in milliseconds.
+    fn limits(timeout: Option<u64>, max_output: u64, leak_grace: u64) -> Limits {
+        Limits {
+            timeout: timeout.map(Duration::from_millis),
+            max_output,
+            leak_grace: Duration::from_millis(leak_grace),
+        }
+    }
+
+    #[test]
+    fn output_is_captured_and_capped_and_the_returncode_is_the_units() {
+        let mut unit = Fake::new();
+        let (out_r, out_w) = unix::pipe().unwrap();
+        let (err_r, err_w) = unix::pipe().unwrap();
+        let mut out_w = std::fs::File::from(out_w);
+        // More than a pipe holds: the loop must drain while the unit writes.
+        let writer = std::thread::spawn(move || out_w.write_all(&vec![b'x'; 200_000]).unwrap());
+        let mut err_w = std::fs::File::from(err_w);
+        err_w.write_all(b"boom").unwrap();
+        drop(err_w);
+        unit.exit(3);
+        let handle = std::thread::spawn(move || {
+            let o = supervise(&mut unit, out_r, err_r, limits(None, 1000, 30_000), Instant::now()).unwrap();
+            (o, unit.kills, unit.leftover_kills)
+        });
+        writer.join().unwrap();
+        let (o, kills, leftovers) = handle.join().unwrap();
+        assert_eq!(o.returncode, 3);
+        assert_eq!((o.stdout.len(), o.truncated.stdout), (1000, true));
+        assert_eq!((o.stderr.as_slice(), o.truncated.stderr), (&b"boom"[..], false));
+        assert!(!o.timed_out && !o.leaked_pipes);
+        assert_eq!((kills, leftovers), (0, 0));
+    }
+
+    #[test]
+    fn the_timeout_kills_the_unit_and_says_so() {
+        let mut unit = Fake::new();
+        let (out_r, out_w) = unix::pipe().unwrap();
+        let (err_r, err_w) = unix::pipe().unwrap();
+        unit.outputs = vec![out_w, err_w];
+        let start = Instant::now();
+        let o = supervise(&mut unit, out_r, err_r, limits(Some(100), 1000, 50), start).unwrap();
+        assert!(o.timed_out);
+        assert_eq!(o.returncode, -libc::SIGKILL);
+        assert_eq!(unit.kills, 1);
+        assert!(start.elapsed() >= Duration::from_millis(100), "not before the timeout");
+    }
+
+    #[test]
+    fn output_held_open_after_the_exit_is_a_leak_whose_holders_are_killed() {
+        let mut unit = Fake::new();
+        let (out_r, out_w) = unix::pipe().unwrap();
+        let (err_r, err_w) = unix::pipe().unwrap();
+        // The unit has exited, but "something it started" still holds both pipes.
+        unit.outputs = vec![out_w, err_w];
+        unit.exit(0);
+        let o = supervise(&mut unit, out_r, err_r, limits(Some(10_000), 1000, 50), Instant::now()).unwrap();
+        assert_eq!(o.returncode, 0);
+        assert!(o.leaked_pipes && !o.timed_out);
+        assert_eq!((unit.kills, unit.leftover_kills), (0, 1));
+    }
+
+    #[test]
+    fn pipes_that_outlive_the_kill_are_given_up_on() {
+        // Held by something the leftover kill does not reach (setsid and a new session).
+        let mut unit = Fake::new();
+        let (out_r, out_w) = unix::pipe().unwrap();
+        let (err_r, err_w) = unix::pipe().unwrap();
+        unit.exit(0);
+        let start = Instant::now();
+        let o = supervise(&mut unit, out_r, err_r, limits(None, 1000, 50), start).unwrap();
+        drop((out_w, err_w));
+        assert!(o.leaked_pipes);
+        assert_eq!(unit.leftover_kills, 1);
+        assert!(start.elapsed() < Duration::from_secs(5), "the loop gave up after two graces");
+    }
+}
