@@ -485,7 +485,15 @@ impl EmbeddedEngine {
             }
             _ => {
                 let fresh = self.executor.as_ref().is_none_or(|e| e.programs() == 0);
-                let first = self.run_warm(spec, limits)?;
+                let first = match self.run_warm(spec, limits) {
+                    // The executor's own code failed after other programs ran in it: their leftovers
+                    // may be the cause, so the program gets a fresh executor, as a failure does.
+                    Err(EngineError::ExecutorFailed(_)) if !fresh => {
+                        self.executor = None;
+                        return self.run_warm(spec, limits);
+                    }
+                    first => first?,
+                };
                 if first.success || fresh {
                     return Ok(first);
                 }

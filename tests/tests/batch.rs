@@ -1108,6 +1108,34 @@ mod engine_failures {
         assert_eq!(record_of(&recs, dir.path(), "b_pass.py").len(), 1, "{ctx}: stays done: {recs:?}");
     }
 
+    #[test]
+    fn an_executor_failure_after_other_programs_is_tried_again_in_a_fresh_executor() {
+        // Warm mode: a failure in an executor that ran other programs may be their leftovers, so it
+        // gets a fresh executor before it is reported; RUNNER_DEBUG shows both executors failing.
+        let dir =
+            programs(&[("a_pass.py", "print('ok')\n"), ("b_breaks.py", "import gc\ngc.collect = None\n")]);
+        let jsonl = dir.path().join("results.jsonl");
+        let ctx = "batch --mode warm -j 1 a_pass.py b_breaks.py";
+        let out = finish(
+            batch()
+                .env("RUNNER_DEBUG", "1")
+                .args(["--mode", "warm", "--workers", "1", "--quiet", "--output"])
+                .arg(&jsonl)
+                .arg(dir.path()),
+        );
+        assert_eq!(out.status.code(), Some(3), "{ctx}: exit code; {}", describe(&out));
+        let stderr = text(&out.stderr);
+        let failed = stderr
+            .lines()
+            .filter(|l| l.contains("runner: debug: executor") && l.contains(" failed: "))
+            .count();
+        assert_eq!(failed, 2, "{ctx}: the used executor, then a fresh one, fail:\n{stderr}");
+        let recs = records(&jsonl);
+        let broken = record_of(&recs, dir.path(), "b_breaks.py");
+        assert_eq!(broken.len(), 1, "{ctx}: one record for the program: {recs:?}");
+        assert_engine_failed(broken[0], "executor_failed", ctx);
+    }
+
     fn the_programs_after_the_zygote_died_are_engine_failures(mode: &str) {
         // The executor's parent is the zygote; the programs after it have no zygote to fork from.
         let dir = programs(&[
