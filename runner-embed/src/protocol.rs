@@ -94,13 +94,66 @@ pub struct ProgramDone {
     pub returncode: i32,
     /// Whether the executor restored its state and can run another program.
     pub reusable: bool,
-    /// Why it cannot be reused, when it cannot.
-    pub reason: Option<String>,
+    /// Why it cannot be reused, when it cannot (none in fork mode, where every executor runs one).
+    pub reason: Option<RetireReason>,
     /// Seconds from the program's first line to the end of its finalisation.
     pub program_time: f64,
     /// With RUNNER_DEBUG: where the end of the program went (exit, teardown, restore).
     #[serde(default)]
     pub timings: Option<String>,
+}
+
+/// Why a warm executor cannot take another program (`executor.py` and `warm_state.py` name it with a
+/// `Retire`). The executor then exits and the next program gets a fresh one: a retirement costs a
+/// fork, never a wrong result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RetireReason {
+    /// The program left threads of its own running (python waits for them at exit; the executor
+    /// cannot go on beside them).
+    ThreadsLeft,
+    /// One of threading's exit hooks failed.
+    ThreadingHookFailed,
+    /// A standard stream of the program could not be flushed at its end: what it holds would reach
+    /// the next program's output.
+    StreamNotFlushed,
+    /// The program's `__main__` (its module or globals) outlived its teardown; python's real shutdown
+    /// ended the executor instead.
+    MainOutlived {
+        /// With RUNNER_DEBUG: the chain of referrers that keeps it.
+        referrers: Option<String>,
+    },
+    /// The program left `gc.DEBUG_SAVEALL` on: only python's shutdown decides what is finalized.
+    GcSaveAll,
+    /// An entry of the warm-state registry could not put its state back.
+    State {
+        /// The entry's name (`warm_state.py`'s `REGISTRY`, docs/architecture.md).
+        entry: String,
+        /// What the entry says about it.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for RetireReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetireReason::ThreadsLeft => f.write_str("the program left threads running"),
+            RetireReason::ThreadingHookFailed => f.write_str("a threading exit hook failed"),
+            RetireReason::StreamNotFlushed => {
+                f.write_str("a standard stream of the program could not be flushed")
+            }
+            RetireReason::MainOutlived { referrers: None } => {
+                f.write_str("the program's __main__ is still referenced after its end")
+            }
+            RetireReason::MainOutlived { referrers: Some(chain) } => {
+                write!(f, "the program's __main__ is still referenced after its end ({chain})")
+            }
+            RetireReason::GcSaveAll => f.write_str(
+                "the program left gc.DEBUG_SAVEALL on: python's shutdown decides what is finalized",
+            ),
+            RetireReason::State { entry, message } => write!(f, "{message} [{entry}]"),
+        }
+    }
 }
 
 /// A connected pair of sequenced-packet sockets, close-on-exec.

@@ -1,12 +1,19 @@
-//! Process state below Python that a program can change and warm mode must put back before the next
-//! program: the C environment (`os.putenv`, C extensions' `setenv`), the C locale, and resource limits.
-//! One change cannot be undone at all, an added audit hook; an audit hook of our own (in C, so neither
-//! visible to nor slowing down Python code beyond a string compare) notices it, and the executor is
-//! then replaced.
+//! The C level of warm state: the entries of `warm_state.py`'s registry that Python cannot reach
+//! (level "c": the C environment that `os.putenv` and C extensions' `setenv` change, the C locale,
+//! resource limits, an added audit hook, and the context each program runs in), and the watches that
+//! tell library machinery from program state (who starts a thread, who registers an exit handler).
+//!
+//! The registry calls the entries through the object [`c_entries`] makes; their baselines live
+//! here, one per executor. An audit hook cannot be removed: an audit hook of our own (in C, so
+//! neither visible to nor slowing down Python code beyond a string compare) notices one, and the
+//! executor is then retired.
 
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
 
 type AuditHook = unsafe extern "C" fn(*const c_char, *mut pyo3::ffi::PyObject, *mut c_void) -> c_int;
 
@@ -38,12 +45,18 @@ const RESOURCES: &[libc::__rlimit_resource_t] = &[
     libc::RLIMIT_RTTIME,
 ];
 
-/// The state a fresh executor has.
-pub struct Baseline {
-    environ: Vec<Vec<u8>>,
-    locale: Option<CString>,
-    rlimits: Vec<(libc::rlim_t, libc::rlim_t)>,
+/// What a fresh executor has at the C level, entry by entry (captured by each entry's `started`).
+#[derive(Default)]
+struct Baseline {
+    environ: Option<Vec<Vec<u8>>>,
+    locale: Option<Option<CString>>,
+    rlimits: Option<Vec<(libc::rlim_t, libc::rlim_t)>>,
 }
+
+static BASELINE: Mutex<Baseline> = Mutex::new(Baseline { environ: None, locale: None, rlimits: None });
+
+/// The context the current program runs in (entered by the `context` entry's `prepare`).
+static CONTEXT: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 
 fn c_environ() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -79,53 +92,118 @@ fn rlimits() -> Vec<(libc::rlim_t, libc::rlim_t)> {
         .collect()
 }
 
-/// Records the state to restore; called once in each new executor.
-pub fn capture() -> Baseline {
-    AUDIT_HOOK_ADDED.store(false, Ordering::SeqCst);
-    Baseline { environ: c_environ(), locale: c_locale(), rlimits: rlimits() }
+fn restore_environ(was: &[Vec<u8>]) -> Option<String> {
+    if c_environ() == was {
+        return None;
+    }
+    // SAFETY: the executor is single-threaded here (it only goes on when no thread is left).
+    unsafe { libc::clearenv() };
+    for entry in was {
+        let (key, value) = match entry.iter().position(|c| *c == b'=') {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (&entry[..], &b""[..]),
+        };
+        let (Ok(k), Ok(v)) = (CString::new(key), CString::new(value)) else { continue };
+        // SAFETY: setenv copies both strings.
+        unsafe { libc::setenv(k.as_ptr(), v.as_ptr(), 1) };
+    }
+    (c_environ() != was).then(|| "the C environment could not be restored".to_string())
 }
 
-/// Puts the state back; `Err` says what could not be restored.
-pub fn restore(b: &Baseline) -> Result<(), String> {
-    if AUDIT_HOOK_ADDED.load(Ordering::SeqCst) {
-        return Err("the program added an audit hook, which cannot be removed".into());
+fn restore_locale(was: &Option<CString>) -> Option<String> {
+    if c_locale() == *was {
+        return None;
     }
-    if c_environ() != b.environ {
-        // SAFETY: the executor is single-threaded here (it only goes on when no thread is left).
-        unsafe { libc::clearenv() };
-        for entry in &b.environ {
-            let (key, value) = match entry.iter().position(|c| *c == b'=') {
-                Some(i) => (&entry[..i], &entry[i + 1..]),
-                None => (&entry[..], &b""[..]),
-            };
-            let (Ok(k), Ok(v)) = (CString::new(key), CString::new(value)) else { continue };
-            // SAFETY: setenv copies both strings.
-            unsafe { libc::setenv(k.as_ptr(), v.as_ptr(), 1) };
-        }
-        if c_environ() != b.environ {
-            return Err("the C environment could not be restored".into());
-        }
+    if let Some(l) = was {
+        // SAFETY: setlocale with a locale string previously returned by setlocale.
+        unsafe { libc::setlocale(libc::LC_ALL, l.as_ptr()) };
     }
-    if c_locale() != b.locale {
-        if let Some(l) = &b.locale {
-            // SAFETY: setlocale with a locale string previously returned by setlocale.
-            unsafe { libc::setlocale(libc::LC_ALL, l.as_ptr()) };
-        }
-        if c_locale() != b.locale {
-            return Err("the C locale could not be restored".into());
-        }
-    }
+    (c_locale() != *was).then(|| "the C locale could not be restored".to_string())
+}
+
+fn restore_rlimits(was: &[(libc::rlim_t, libc::rlim_t)]) -> Option<String> {
     let now = rlimits();
-    for ((resource, was), is) in RESOURCES.iter().zip(&b.rlimits).zip(&now) {
+    for ((resource, was), is) in RESOURCES.iter().zip(was).zip(&now) {
         if was != is {
             let l = libc::rlimit { rlim_cur: was.0, rlim_max: was.1 };
             // SAFETY: setrlimit reads the struct.
             if unsafe { libc::setrlimit(*resource, &l) } != 0 {
-                return Err("a resource limit was lowered and cannot be raised again".into());
+                return Some("a resource limit was lowered and cannot be raised again".into());
             }
         }
     }
-    Ok(())
+    None
+}
+
+/// The C-level entries of the warm-state registry, as `warm_state.py` calls them (its `_c`).
+#[pyclass(frozen, name = "CEntries")]
+struct CEntries;
+
+#[pymethods]
+impl CEntries {
+    /// Records entry `name`'s baseline; called in each new executor.
+    fn capture(&self, name: &str) -> PyResult<()> {
+        let mut b = BASELINE.lock().unwrap_or_else(|e| e.into_inner());
+        match name {
+            "c_environ" => b.environ = Some(c_environ()),
+            "c_locale" => b.locale = Some(c_locale()),
+            "rlimits" => b.rlimits = Some(rlimits()),
+            "audit_hooks" => AUDIT_HOOK_ADDED.store(false, Ordering::SeqCst),
+            _ => return Err(unknown(name)),
+        }
+        Ok(())
+    }
+
+    /// Puts entry `name`'s state back; returns what to say when it cannot.
+    fn restore(&self, name: &str) -> PyResult<Option<String>> {
+        let b = BASELINE.lock().unwrap_or_else(|e| e.into_inner());
+        let missing = || pyo3::exceptions::PyRuntimeError::new_err(format!("{name} has no baseline"));
+        Ok(match name {
+            "c_environ" => restore_environ(b.environ.as_ref().ok_or_else(missing)?),
+            "c_locale" => restore_locale(b.locale.as_ref().ok_or_else(missing)?),
+            "rlimits" => restore_rlimits(b.rlimits.as_ref().ok_or_else(missing)?),
+            "audit_hooks" => AUDIT_HOOK_ADDED
+                .load(Ordering::SeqCst)
+                .then(|| "the program added an audit hook, which cannot be removed".to_string()),
+            _ => return Err(unknown(name)),
+        })
+    }
+
+    /// Enters a copy of the current context: each program's context variables (decimal's current
+    /// context, for one) live in a context of its own, left when the program is over.
+    fn enter_context(&self, py: Python<'_>) -> PyResult<()> {
+        // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference (or NULL with an
+        // error set), which `Bound::from_owned_ptr_or_err` takes over.
+        let context = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyContext_CopyCurrent()) }?;
+        // SAFETY: the GIL is held and `context` is a live context object.
+        if unsafe { pyo3::ffi::PyContext_Enter(context.as_ptr()) } < 0 {
+            return Err(PyErr::fetch(py));
+        }
+        *CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some(context.unbind());
+        Ok(())
+    }
+
+    /// Leaves the program's context; returns what to say when it cannot be left.
+    fn exit_context(&self, py: Python<'_>) -> Option<String> {
+        let Some(context) = CONTEXT.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return Some("the program's context was never entered".into());
+        };
+        // SAFETY: the GIL is held and `context` is the context entered by `enter_context`.
+        if unsafe { pyo3::ffi::PyContext_Exit(context.as_ptr()) } < 0 {
+            let _ = PyErr::take(py);
+            return Some("the program's context could not be left".into());
+        }
+        None
+    }
+}
+
+fn unknown(name: &str) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(format!("no C-level warm-state entry is called {name:?}"))
+}
+
+/// The object through which `warm_state.py` reaches the C-level entries.
+pub fn c_entries(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    Ok(Bound::new(py, CEntries)?.into_any())
 }
 
 unsafe extern "C" fn audit_watch(
@@ -161,12 +239,12 @@ enum Starter {
     Program,
 }
 
-/// Where the standard library lives and the set (executor.py's `_library_threads`) that threads
+/// Where the standard library lives and the set (warm_state.py's `_library_threads`) that threads
 /// started by installed packages go into; given once, in the zygote.
 struct Watch {
     stdlib: Vec<u8>,
     library_threads: pyo3::Py<pyo3::PyAny>,
-    /// executor.py's `_library_exit_handlers`: (func, args, kwargs) of installed packages.
+    /// warm_state.py's `_library_exit_handlers`: (func, args, kwargs) of installed packages.
     library_exit_handlers: pyo3::Py<pyo3::PyAny>,
 }
 
@@ -242,7 +320,7 @@ unsafe fn code_filename(frame: *mut pyo3::ffi::PyFrameObject) -> Option<Vec<u8>>
     }
 }
 
-/// Adds the thread being started to executor.py's set of library threads.
+/// Adds the thread being started to warm_state.py's set of library threads.
 ///
 /// # Safety
 /// The GIL is held and `args` is the argument tuple of a thread-start audit event.
@@ -314,7 +392,7 @@ fn called_from_installed_package() -> bool {
 
 /// Stands in for `atexit.register`. An exit handler that an installed package registers (torch's
 /// compiler registers the shutdown of its compile-worker pool when its modules are imported) is library
-/// machinery: it goes to executor.py's `_library_exit_handlers`, which a warm program's exit leaves
+/// machinery: it goes to warm_state.py's `_library_exit_handlers`, which a warm program's exit leaves
 /// alone, instead of running at the end of the program that happened to import the package.
 #[pyo3::pyfunction]
 #[pyo3(name = "register", signature = (func, *args, **kwargs))]
@@ -365,17 +443,17 @@ fn atexit_unregister<'py>(
 }
 
 /// Installs the watches; called once in the zygote after the preloads and before the baseline is
-/// recorded (so that the baseline holds them), with executor.py loaded (its `_STDLIB` and
-/// `_library_threads`): the audit hook, and the thread-start watch of Pythons before 3.13.
-pub fn install_watch(executor: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
-    use pyo3::prelude::*;
-    let py = executor.py();
-    let mut stdlib = executor.getattr("_STDLIB")?.extract::<String>()?.into_bytes();
+/// recorded (so that the baseline holds them), with warm_state.py loaded (its `_STDLIB`,
+/// `_library_threads` and `_library_exit_handlers`): the audit hook, and the thread-start watch of
+/// Pythons before 3.13.
+pub fn install_watch(state: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
+    let py = state.py();
+    let mut stdlib = state.getattr("_STDLIB")?.extract::<String>()?.into_bytes();
     stdlib.push(b'/');
     let _ = WATCH.set(Watch {
         stdlib,
-        library_threads: executor.getattr("_library_threads")?.unbind(),
-        library_exit_handlers: executor.getattr("_library_exit_handlers")?.unbind(),
+        library_threads: state.getattr("_library_threads")?.unbind(),
+        library_exit_handlers: state.getattr("_library_exit_handlers")?.unbind(),
     });
     let atexit = py.import("atexit")?;
     let _ = ATEXIT.set((atexit.getattr("register")?.unbind(), atexit.getattr("unregister")?.unbind()));

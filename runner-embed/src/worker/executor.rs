@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 
 use super::capi;
-use crate::protocol::{self, FromExecutor, ProgramDone, RunProgram};
+use crate::protocol::{self, FromExecutor, ProgramDone, RetireReason, RunProgram};
 use crate::unix;
 
 /// The executor's own exit codes (sysexits.h), used only when it fails; the supervisor learns why
@@ -48,8 +48,39 @@ struct Ending {
     returncode: i32,
     keyboard_interrupt: bool,
     reusable: bool,
-    reason: Option<String>,
+    reason: Option<Retire>,
     finalize: bool,
+}
+
+/// Why the executor cannot go on, as `warm_state.py`'s `Retire` says it (read by name).
+#[derive(FromPyObject)]
+struct Retire {
+    kind: String,
+    entry: Option<String>,
+    detail: Option<String>,
+}
+
+impl TryFrom<Retire> for RetireReason {
+    type Error = PyErr;
+
+    fn try_from(r: Retire) -> PyResult<RetireReason> {
+        Ok(match (r.kind.as_str(), r.entry) {
+            ("threads_left", _) => RetireReason::ThreadsLeft,
+            ("threading_hook_failed", _) => RetireReason::ThreadingHookFailed,
+            ("stream_not_flushed", _) => RetireReason::StreamNotFlushed,
+            ("main_outlived", _) => RetireReason::MainOutlived { referrers: r.detail },
+            ("gc_saveall", _) => RetireReason::GcSaveAll,
+            ("state", Some(entry)) => RetireReason::State {
+                message: r.detail.unwrap_or_else(|| format!("cannot restore {entry}")),
+                entry,
+            },
+            (kind, _) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "unknown retire reason {kind:?}"
+                )))
+            }
+        })
+    }
 }
 
 /// How a program ended, once the Python side is done with it.
@@ -57,7 +88,7 @@ struct Finished {
     code: i32,
     keyboard_interrupt: bool,
     reusable: bool,
-    reason: Option<String>,
+    reason: Option<RetireReason>,
     /// The executor exits after this program.
     last: bool,
 }
@@ -65,17 +96,17 @@ struct Finished {
 /// An executor's state between programs.
 struct Executor<'py> {
     py: Python<'py>,
+    /// executor.py.
     module: Bound<'py, PyModule>,
     sock: OwnedFd,
     devnull: OwnedFd,
-    baseline: crate::state::Baseline,
     /// The executor's pid: a program's forked child that returns into the executor is not it.
     pid: Pid,
 }
 
 /// An executor's life: run programs until told to stop, the supervisor goes, or the state cannot be
 /// restored. Never returns.
-pub(super) fn main(py: Python<'_>, sock: OwnedFd, module: &Py<PyModule>, zygote: Pid) -> ! {
+pub(super) fn main(py: Python<'_>, sock: OwnedFd, modules: &super::zygote::Modules, zygote: Pid) -> ! {
     // Its own process group, so a timeout kills the executor and everything the program started; and
     // it dies with the zygote.
     let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
@@ -83,7 +114,7 @@ pub(super) fn main(py: Python<'_>, sock: OwnedFd, module: &Py<PyModule>, zygote:
     if nix::unistd::getppid() != zygote {
         exit_now(0);
     }
-    let executor = match start(py, sock, module) {
+    let executor = match start(py, sock, modules) {
         Ok(executor) => executor,
         Err((sock, failure)) => fail(sock.as_ref().map(|s| s.as_fd()), failure),
     };
@@ -114,11 +145,11 @@ pub(super) fn main(py: Python<'_>, sock: OwnedFd, module: &Py<PyModule>, zygote:
 }
 
 /// The executor's set-up: stdin on /dev/null, its own descriptors out of a program's way, the
-/// Python side told, the C-level baseline taken.
+/// warm-state registry told (the entries that record what each executor has of its own).
 fn start<'py>(
     py: Python<'py>,
     sock: OwnedFd,
-    module: &Py<PyModule>,
+    modules: &super::zygote::Modules,
 ) -> Result<Executor<'py>, (Option<OwnedFd>, Failure)> {
     let devnull = match std::fs::File::open("/dev/null") {
         Ok(f) => OwnedFd::from(f),
@@ -135,12 +166,11 @@ fn start<'py>(
         Ok(d) => d,
         Err(e) => return Err((Some(sock), Failure::new(ExitCode::OsError, format!("move /dev/null: {e}")))),
     };
-    let module = module.bind(py).clone();
-    if let Err(e) = module.call_method0("executor_started") {
+    if let Err(e) = modules.state.bind(py).call_method0("executor_started") {
         return Err((Some(sock), Failure::new(ExitCode::Software, describe(py, e))));
     }
-    let baseline = crate::state::capture();
-    Ok(Executor { py, module, sock, devnull, baseline, pid: getpid() })
+    let module = modules.executor.bind(py).clone();
+    Ok(Executor { py, module, sock, devnull, pid: getpid() })
 }
 
 impl Executor<'_> {
@@ -162,29 +192,8 @@ impl Executor<'_> {
         drop((out, err));
         let path = run.path.to_string_lossy().into_owned();
         let started = Instant::now();
-        // A program's context variables (decimal's current context, for one) live in the thread's
-        // context: each program runs in a copy of the executor's, which is left when it is over.
-        // SAFETY: the GIL is held; the new context is ours until it is exited and released below.
-        let context = unsafe { pyo3::ffi::PyContext_CopyCurrent() };
-        // SAFETY: the GIL is held and `context` is the new, non-NULL context made above.
-        if context.is_null() || unsafe { pyo3::ffi::PyContext_Enter(context) } < 0 {
-            return Err(Failure::new(ExitCode::Software, "cannot enter a fresh context for the program"));
-        }
-        let mut finished =
+        let finished =
             self.run_program(&path, &run).map_err(|e| Failure::new(ExitCode::Software, describe(py, e)))?;
-        if !finished.last {
-            // SAFETY: the interpreter is alive (it is finalized only on the `last` path); `context`
-            // is the context entered above, released here once.
-            let left = unsafe { pyo3::ffi::PyContext_Exit(context) } == 0;
-            // SAFETY: the reference PyContext_CopyCurrent gave us, released once, after the exit.
-            unsafe { pyo3::ffi::Py_DECREF(context) };
-            if !left {
-                // SAFETY: drops the error PyContext_Exit set.
-                unsafe { pyo3::ffi::PyErr_Clear() };
-                finished.reusable = false;
-                finished.reason = Some("the program's context could not be left".to_string());
-            }
-        }
         // exit() flushes C stdio; a program that wrote through it (C extensions, ctypes) expects that.
         // SAFETY: fflush(NULL) flushes every open output stream.
         unsafe { libc::fflush(std::ptr::null_mut()) };
@@ -194,12 +203,7 @@ impl Executor<'_> {
         }
         // The program is over: let go of its output so the supervisor sees end of file.
         self.release_output();
-        let Finished { code, mut reusable, mut reason, .. } = finished;
-        if reusable {
-            if let Err(why) = crate::state::restore(&self.baseline) {
-                (reusable, reason) = (false, Some(why));
-            }
-        }
+        let Finished { code, reusable, reason, .. } = finished;
         let timings = self.module.call_method0("debug_timings").and_then(|t| t.extract()).unwrap_or(None);
         Ok(ProgramDone { returncode: code, reusable, reason, program_time, timings })
     }
@@ -221,6 +225,7 @@ impl Executor<'_> {
         // __main__'s fate depends on who else refers to its globals, so we must not.
         drop(d);
         let ending: Ending = self.module.call_method1("finalize", (ending, flushed))?.extract()?;
+        let reason = ending.reason.map(RetireReason::try_from).transpose()?;
         if ending.finalize {
             // Something outside __main__ still refers to it: what python does with it is what the
             // rest of its shutdown does, so that shutdown runs, for real, while the program's output
@@ -230,19 +235,13 @@ impl Executor<'_> {
             // touched (or dropped) after the interpreter is gone.
             let finalized = unsafe { pyo3::ffi::Py_FinalizeEx() };
             let code = if !kbd && (finalized < 0 || !flushed) { 120 } else { ending.returncode };
-            return Ok(Finished {
-                code,
-                keyboard_interrupt: kbd,
-                reusable: false,
-                reason: ending.reason,
-                last: true,
-            });
+            return Ok(Finished { code, keyboard_interrupt: kbd, reusable: false, reason, last: true });
         }
         Ok(Finished {
             code: ending.returncode,
             keyboard_interrupt: kbd,
             reusable: ending.reusable && !last,
-            reason: ending.reason,
+            reason,
             last,
         })
     }

@@ -21,6 +21,15 @@ use crate::protocol::{self, FromZygote, Setup, ToZygote};
 use crate::unix;
 
 const EXECUTOR_PY: &str = include_str!("../executor.py");
+const WARM_STATE_PY: &str = include_str!("../warm_state.py");
+
+/// The zygote's two private Python modules, which every executor inherits.
+pub(super) struct Modules {
+    /// `executor.py`: a program's start and end, as python gives them.
+    pub executor: Py<PyModule>,
+    /// `warm_state.py`: the warm-state registry.
+    pub state: Py<PyModule>,
+}
 
 pub(super) fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
     let Some((setup, _)) = protocol::recv::<Setup>(sock.as_fd())? else { return Ok(()) };
@@ -32,7 +41,7 @@ pub(super) fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     phases.push(("interpreter".to_string(), lap()));
-    let executor = match Python::attach(|py| load_executor(py, &setup, &mut phases)) {
+    let modules = match Python::attach(|py| load_executor(py, &setup, &mut phases)) {
         Ok(m) => m,
         Err(message) => {
             protocol::send(sock.as_fd(), &FromZygote::SetupFailed { message }, &[])?;
@@ -41,27 +50,36 @@ pub(super) fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
     };
     let version = Python::attach(|_| Python::version_str().to_string());
     protocol::send(sock.as_fd(), &FromZygote::Ready { version, phases }, &[])?;
-    serve(sock, executor)
+    serve(sock, modules)
 }
 
-/// Loads executor.py as a private module (never in sys.modules), imports the preloads and records
-/// the baseline state. Errors come back as the text python would print.
-fn load_executor(
-    py: Python<'_>,
-    setup: &Setup,
-    phases: &mut Vec<(String, f64)>,
-) -> Result<Py<PyModule>, String> {
+/// Runs `code` as the private module `name` (never in sys.modules) with a private copy of the
+/// builtins: a program that replaces one (`builtins.len = ...`) changes what it sees, not what
+/// runner's own code calls.
+fn private_module<'py>(py: Python<'py>, name: &str, code: &str) -> PyResult<Bound<'py, PyModule>> {
+    let module = PyModule::new(py, name)?;
+    let builtins = py.import("builtins")?.dict().copy()?;
+    module.dict().set_item("__builtins__", builtins)?;
+    let code = CString::new(code).expect("runner's Python files have no NUL");
+    py.run(&code, Some(&module.dict()), None)?;
+    Ok(module)
+}
+
+/// Loads executor.py and warm_state.py as private modules, imports the preloads and records the
+/// baseline state. Errors come back as the text python would print.
+fn load_executor(py: Python<'_>, setup: &Setup, phases: &mut Vec<(String, f64)>) -> Result<Modules, String> {
     let mut lap = phase_timer();
     let describe = |e: PyErr| {
         let tb = e.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
         format!("{tb}{e}")
     };
-    let module = PyModule::new(py, "_runner_executor").map_err(describe)?;
-    let code = CString::new(EXECUTOR_PY).expect("executor.py has no NUL");
-    py.run(&code, Some(&module.dict()), None).map_err(describe)?;
-    module
+    let state = private_module(py, "_runner_warm_state", WARM_STATE_PY).map_err(describe)?;
+    state
         .setattr("_dict_versions", wrap_pyfunction!(capi::dict_versions, py).map_err(describe)?)
         .map_err(describe)?;
+    state.setattr("_c", crate::state::c_entries(py).map_err(describe)?).map_err(describe)?;
+    let module = private_module(py, "_runner_executor", EXECUTOR_PY).map_err(describe)?;
+    module.setattr("_state", &state).map_err(describe)?;
     module
         .setattr("_write_unraisable", wrap_pyfunction!(capi::write_unraisable, py).map_err(describe)?)
         .map_err(describe)?;
@@ -83,10 +101,10 @@ fn load_executor(
         phases.push((format!("import {name}"), lap()));
     }
     module.call_method1("preload_end", (undo,)).map_err(describe)?;
-    crate::state::install_watch(&module).map_err(describe)?;
-    module.call_method1("capture_baseline", (setup.argv0.as_str(),)).map_err(describe)?;
+    crate::state::install_watch(&state).map_err(describe)?;
+    state.call_method1("capture_baseline", (setup.argv0.as_str(),)).map_err(describe)?;
     phases.push(("baseline".to_string(), lap()));
-    Ok(module.unbind())
+    Ok(Modules { executor: module.unbind(), state: state.unbind() })
 }
 
 /// Seconds since the previous call (or since the timer was made).
@@ -99,7 +117,7 @@ fn phase_timer() -> impl FnMut() -> f64 {
 }
 
 /// The zygote's loop: fork executors on request, report their exits, stop when the supervisor goes.
-fn serve(sock: OwnedFd, executor: Py<PyModule>) -> Result<(), Box<dyn std::error::Error>> {
+fn serve(sock: OwnedFd, modules: Modules) -> Result<(), Box<dyn std::error::Error>> {
     let mut children: HashMap<i32, OwnedFd> = HashMap::new();
     loop {
         let pids: Vec<i32> = children.keys().copied().collect();
@@ -141,7 +159,7 @@ fn serve(sock: OwnedFd, executor: Py<PyModule>) -> Result<(), Box<dyn std::error
                 let seconds = fork_and_reap()?;
                 protocol::send(sock.as_fd(), &FromZygote::ForkedAndReaped { token, seconds }, &[])?;
             }
-            Some((ToZygote::Fork { token }, _)) => match fork_executor(&sock, &children, &executor) {
+            Some((ToZygote::Fork { token }, _)) => match fork_executor(&sock, &children, &modules) {
                 Ok((pid, theirs)) => {
                     let pidfd = unix::pidfd_open(pid as u32)?;
                     children.insert(pid, pidfd);
@@ -192,7 +210,7 @@ fn raw_status(status: nix::sys::wait::WaitStatus) -> i32 {
 fn fork_executor(
     zygote_sock: &OwnedFd,
     children: &HashMap<i32, OwnedFd>,
-    executor: &Py<PyModule>,
+    modules: &Modules,
 ) -> std::io::Result<(i32, OwnedFd)> {
     let (theirs, ours) = protocol::pair()?;
     let zygote_pid = getpid();
@@ -211,7 +229,7 @@ fn fork_executor(
                 let _ = nix::unistd::close(fd.as_raw_fd());
             }
             drop(theirs);
-            executor::main(py, ours, executor, zygote_pid);
+            executor::main(py, ours, modules, zygote_pid);
         }
         // SAFETY: in the parent after the fork above (or its failure), with the GIL held.
         unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
