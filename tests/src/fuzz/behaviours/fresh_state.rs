@@ -1,6 +1,6 @@
-//! State that every program gets fresh instead of restored, each mutation beside the check of the
-//! same state: the standard streams and descriptors 0 to 2, the contents of sys.argv, and the
-//! `__main__` module that a program runs as.
+//! State that every program gets fresh instead of restored ([`super::FRESH_PER_PROGRAM`]), each
+//! mutation beside the check of the same state: the standard streams and descriptors 0 to 2, the
+//! contents of sys.argv, and the `__main__` module that a program runs as.
 
 use super::Ctx;
 use crate::fuzz::grammar::{lit, Block, Gen, B};

@@ -7,7 +7,8 @@
 //! A file per theme: `output`, `exceptions`, `threads`, `exit` (atexit, finalizers, sleeps and the
 //! exit forms), `imports`, `processes` (child processes), and the process-state files (`os_state`,
 //! `signal_state`, `import_state`, `interpreter_state`, `stdlib_state`, `fresh_state`), where each
-//! mutation sits beside the check that prints the same state.
+//! mutation sits beside the check that prints the same state. [`MUTATIONS`] says, in the names of the
+//! warm-state registry, what state each behaviour can change (`mutations`).
 //!
 //! Every behaviour must be deterministic under python: no pids, times, addresses (every object whose
 //! repr might be printed defines `__repr__`), str-hash orders (sets of strings are sorted), thread
@@ -25,6 +26,7 @@ mod fresh_state;
 mod import_state;
 mod imports;
 mod interpreter_state;
+mod mutations;
 mod os_state;
 mod output;
 mod processes;
@@ -33,6 +35,8 @@ mod stdlib_state;
 mod threads;
 
 use super::grammar::{Block, Gen};
+
+pub use mutations::{Mutation, FRESH_PER_PROGRAM, MUTATIONS, NOT_MUTATED, REGISTRY_NAMES};
 
 /// The documented differences (`docs/differences.md`, by entry title) that the generator stays away
 /// from, and how: a program that ran into one would report a difference that is not a bug.
