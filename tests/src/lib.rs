@@ -298,3 +298,34 @@ pub fn take_program_time(
         );
     }
 }
+
+/// One entry of runner's warm-state registry (`runner-embed/src/warm_state.py`, `REGISTRY`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryEntry {
+    /// Its name.
+    pub name: String,
+    /// `python` or `c` (implemented in runner-embed/src/state.rs).
+    pub level: String,
+    /// The point of python's own shutdown where it is also applied, if any.
+    pub at: Option<String>,
+}
+
+/// The warm-state registry as the executor has it: `warm_state.py` run by the test Python (it needs
+/// only the standard library to define its entries), its `REGISTRY` read back in order.
+pub fn warm_state_registry() -> Vec<RegistryEntry> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runner-embed/src/warm_state.py");
+    let script = "import json, sys\n\
+                  ns = {'__name__': '_runner_warm_state'}\n\
+                  exec(compile(open(sys.argv[1]).read(), sys.argv[1], 'exec'), ns)\n\
+                  print(json.dumps([[e.name, e.level, e.at] for e in ns['REGISTRY']]))";
+    let out = Command::new(test_python())
+        .args(["-c", script])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the test Python");
+    assert!(out.status.success(), "reading the registry of {} failed: {}", file.display(), text(&out.stderr));
+    let entries: Vec<(String, String, Option<String>)> =
+        serde_json::from_slice(&out.stdout).expect("the registry as JSON");
+    entries.into_iter().map(|(name, level, at)| RegistryEntry { name, level, at }).collect()
+}

@@ -36,7 +36,7 @@ mod threads;
 
 use super::grammar::{Block, Gen};
 
-pub use mutations::{Mutation, FRESH_PER_PROGRAM, MUTATIONS, NOT_MUTATED, REGISTRY_NAMES};
+pub use mutations::{Mutation, FRESH_PER_PROGRAM, MUTATIONS, NOT_MUTATED};
 
 /// The documented differences (`docs/differences.md`, by entry title) that the generator stays away
 /// from, and how: a program that ran into one would report a difference that is not a bug.

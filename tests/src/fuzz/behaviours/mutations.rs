@@ -1,9 +1,9 @@
 //! What each `semantics` behaviour can leave changed for the next program of a warm executor, in the
-//! names of the warm-state registry that runner-embed builds ([`REGISTRY_NAMES`], and
-//! [`FRESH_PER_PROGRAM`] for state every program gets fresh): [`MUTATIONS`] per behaviour, and
-//! [`NOT_MUTATED`] for the entries that no behaviour changes, with the reason. The tests keep them
-//! in step with the tables of [`super`]: every `mutate.*` block is listed, every entry is accounted
-//! for.
+//! names of runner-embed's warm-state registry (`warm_state.py`'s `REGISTRY`, read through
+//! [`crate::warm_state_registry`]), and [`FRESH_PER_PROGRAM`] for state every program gets fresh:
+//! [`MUTATIONS`] per behaviour, and [`NOT_MUTATED`] for the entries that no behaviour changes, with
+//! the reason. The tests keep them in step with the tables of [`super`] (every `mutate.*` block is
+//! listed) and with the registry (every entry is accounted for, every name is an entry).
 
 /// The process state that one behaviour can leave changed: what the next program of a warm executor
 /// would find, where a fresh python starts clean.
@@ -11,7 +11,7 @@
 pub struct Mutation {
     /// The behaviour: a [`Block`](crate::fuzz::grammar::Block)'s kind (`mutate.cwd`).
     pub block: &'static str,
-    /// What it can change, in every variant: entries of [`REGISTRY_NAMES`] (state the executor
+    /// What it can change, in every variant: entries of the warm-state registry (state the executor
     /// restores, or checks and retires on) or of [`FRESH_PER_PROGRAM`].
     pub state: &'static [&'static str],
 }
@@ -105,7 +105,7 @@ pub const MUTATIONS: &[Mutation] = &[
     Mutation { block: "exit.syntax_error", state: &["sys_attributes"] },
 ];
 
-/// The entries of [`REGISTRY_NAMES`] that no `semantics` behaviour changes, and why.
+/// The entries of the warm-state registry that no `semantics` behaviour changes, and why.
 pub const NOT_MUTATED: &[(&str, &str)] = &[
     (
         "cuda",
@@ -135,53 +135,6 @@ pub const NOT_MUTATED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The entries of runner-embed's warm-state registry, in its order: state that a warm executor
-/// captures and restores, or checks and retires on. A copy, while the registry is being built (issue
-/// 12); it is to be replaced by the registry's own list, which this crate will then read.
-pub const REGISTRY_NAMES: &[&str] = &[
-    "cwd",
-    "environ",
-    "umask",
-    "priority",
-    "affinity",
-    "modules",
-    "sys_attributes",
-    "import_system",
-    "tracing",
-    "interpreter_limits",
-    "builtins",
-    "signal_handlers",
-    "itimer",
-    "wakeup_fd",
-    "signal_mask",
-    "gc",
-    "warnings",
-    "cuda",
-    "torch_random",
-    "torch_defaults",
-    "torch_flags",
-    "torch_configs",
-    "torch_compiled",
-    "time_zone",
-    "stdlib_globals",
-    "stdlib_classes",
-    "abc_registrations",
-    "threading",
-    "random",
-    "faulthandler",
-    "tracemalloc",
-    "socket_timeout",
-    "dlopen_flags",
-    "coroutine_hooks",
-    "file_descriptors",
-    "threads",
-    "context",
-    "c_environ",
-    "c_locale",
-    "rlimits",
-    "audit_hooks",
-];
-
 /// State that is not restored but made fresh for each program, so it has no registry entry: the
 /// standard streams and descriptors 0 to 2, sys.argv's contents, `__main__` (and whatever keeps its
 /// globals alive after the program, which is how what cannot be undone shows), atexit handlers.
@@ -194,6 +147,11 @@ mod tests {
     use super::super::{Ctx, CHECKS, STATEMENTS, TERMINALS};
     use super::*;
     use crate::fuzz::grammar::Gen;
+
+    /// The registry's names, as the executor has them.
+    fn registry_names() -> Vec<String> {
+        crate::warm_state_registry().into_iter().map(|e| e.name).collect()
+    }
 
     /// Every kind the tables produce: each maker, run from many random states.
     fn kinds() -> BTreeSet<&'static str> {
@@ -214,6 +172,7 @@ mod tests {
 
     #[test]
     fn every_mutation_names_the_state_it_changes() {
+        let registry = registry_names();
         let kinds = kinds();
         let listed: BTreeSet<&str> = MUTATIONS.iter().map(|m| m.block).collect();
         assert_eq!(listed.len(), MUTATIONS.len(), "a block is listed twice in MUTATIONS");
@@ -225,7 +184,7 @@ mod tests {
             assert!(!m.state.is_empty(), "{} names no state", m.block);
             for name in m.state {
                 assert!(
-                    REGISTRY_NAMES.contains(name) || FRESH_PER_PROGRAM.contains(name),
+                    registry.iter().any(|e| e == name) || FRESH_PER_PROGRAM.contains(name),
                     "{}: {name} is neither a registry entry nor fresh per program",
                     m.block
                 );
@@ -235,16 +194,20 @@ mod tests {
 
     #[test]
     fn every_registry_entry_is_mutated_or_said_why_not() {
+        let registry = registry_names();
         let mutated: BTreeSet<&str> = MUTATIONS.iter().flat_map(|m| m.state.iter().copied()).collect();
         let not_mutated: BTreeSet<&str> = NOT_MUTATED.iter().map(|(name, _)| *name).collect();
         assert_eq!(not_mutated.len(), NOT_MUTATED.len(), "an entry is listed twice in NOT_MUTATED");
         for name in &not_mutated {
-            assert!(REGISTRY_NAMES.contains(name), "NOT_MUTATED lists {name}, which is no registry entry");
+            assert!(
+                registry.iter().any(|e| e == name),
+                "NOT_MUTATED lists {name}, which is no registry entry"
+            );
             assert!(!mutated.contains(name), "{name} is both mutated and in NOT_MUTATED");
         }
-        for name in REGISTRY_NAMES {
+        for name in &registry {
             assert!(
-                mutated.contains(name) || not_mutated.contains(name),
+                mutated.contains(name.as_str()) || not_mutated.contains(name.as_str()),
                 "{name}: no behaviour mutates it and NOT_MUTATED does not say why"
             );
         }
