@@ -133,8 +133,7 @@ mod tests {
             timed_out: false,
             truncated: Truncated::default(),
             leaked_pipes: false,
-            confirmed: None,
-            warm_attempt: None,
+            attempts: Vec::new(),
             program_time: None,
         }
     }

@@ -122,8 +122,7 @@ mod tests {
             timed_out,
             truncated: Truncated::default(),
             leaked_pipes: false,
-            confirmed: None,
-            warm_attempt: None,
+            attempts: Vec::new(),
             program_time: None,
         }
     }

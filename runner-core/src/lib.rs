@@ -17,5 +17,5 @@ pub mod text;
 pub use config::{Mode, RunConfig};
 pub use device::{DevicePolicy, Purpose};
 pub use outcome::{EngineFailure, EngineFailureKind, Outcome};
-pub use result::{RunResult, Truncated};
+pub use result::{Attempt, RunResult, Truncated};
 pub use spec::ProgramSpec;

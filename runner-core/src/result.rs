@@ -48,23 +48,88 @@ pub struct RunResult {
     pub truncated: Truncated,
     /// The program exited while processes it started still held its output open; they were killed.
     pub leaked_pipes: bool,
-    /// Warm mode only, for a failure: `true` when a fresh executor gave the same result, `false` when
-    /// it did not (then `warm_attempt` holds the first result: state left by earlier programs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmed: Option<bool>,
-    /// The first, warm-executor result of a failure that a fresh executor did not reproduce.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warm_attempt: Option<Box<RunResult>>,
+    /// The earlier runs of this program that this result replaced, oldest first. In JSON they keep
+    /// their historical names: a warm executor's failure checked in a fresh executor is `confirmed`
+    /// (and `warm_attempt` when the fresh executor did not reproduce it).
+    #[serde(flatten, with = "attempts_json")]
+    pub attempts: Vec<Attempt>,
     /// Embedded modes: seconds from the program's first line to the end of its finalisation, as the
     /// executor measured them (`duration` minus this is runner's overhead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program_time: Option<f64>,
 }
 
+/// An earlier run of a program, which the result that holds it replaced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    /// The program failed in a warm executor that had run other programs before it, so it was run
+    /// again in a fresh executor, whose run is the result (earlier programs' leftovers may have caused
+    /// the failure).
+    WarmExecutor {
+        /// Whether the fresh executor gave the same returncode, stdout and stderr.
+        reproduced: bool,
+        /// The warm executor's result, kept when the fresh executor did not reproduce it.
+        result: Option<Box<RunResult>>,
+    },
+}
+
 impl RunResult {
     /// How the program ended, as a type.
     pub fn outcome(&self) -> Outcome {
         Outcome::of_returncode(self.returncode, self.timed_out)
+    }
+
+    /// Warm mode, for a failure that was run again in a fresh executor: whether that reproduced it.
+    pub fn confirmed(&self) -> Option<bool> {
+        self.attempts.iter().find_map(|a| match a {
+            Attempt::WarmExecutor { reproduced, .. } => Some(*reproduced),
+        })
+    }
+
+    /// The warm executor's result of a failure that a fresh executor did not reproduce.
+    pub fn warm_attempt(&self) -> Option<&RunResult> {
+        self.attempts.iter().find_map(|a| match a {
+            Attempt::WarmExecutor { result, .. } => result.as_deref(),
+        })
+    }
+}
+
+/// The JSON form of [`RunResult::attempts`]: the field names results have always had.
+mod attempts_json {
+    use super::{Attempt, RunResult};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(bound(deserialize = "R: Deserialize<'de>"))]
+    struct Fields<R> {
+        /// Warm mode only, for a failure: `true` when a fresh executor gave the same result, `false`
+        /// when it did not (then `warm_attempt` holds the first result).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirmed: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        warm_attempt: Option<R>,
+    }
+
+    pub fn serialize<S: Serializer>(attempts: &[Attempt], s: S) -> Result<S::Ok, S::Error> {
+        let mut fields: Fields<&RunResult> = Fields { confirmed: None, warm_attempt: None };
+        for attempt in attempts {
+            match attempt {
+                Attempt::WarmExecutor { reproduced, result } => {
+                    fields.confirmed = Some(*reproduced);
+                    fields.warm_attempt = result.as_deref();
+                }
+            }
+        }
+        fields.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Attempt>, D::Error> {
+        let fields: Fields<Box<RunResult>> = Fields::deserialize(d)?;
+        Ok(fields
+            .confirmed
+            .map(|reproduced| Attempt::WarmExecutor { reproduced, result: fields.warm_attempt })
+            .into_iter()
+            .collect())
     }
 }
 
@@ -86,8 +151,7 @@ mod tests {
             timed_out: false,
             truncated: Truncated::default(),
             leaked_pipes: false,
-            confirmed: None,
-            warm_attempt: None,
+            attempts: Vec::new(),
             program_time: None,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
@@ -98,5 +162,46 @@ mod tests {
         assert_eq!(v["mode"], "subprocess");
         assert_eq!(r.outcome(), Outcome::Crashed { signal: 11 });
         assert_eq!(r.outcome().to_string(), "SIGSEGV");
+        assert!(v.get("confirmed").is_none() && v.get("warm_attempt").is_none(), "{v}");
+    }
+
+    #[test]
+    fn a_warm_confirmation_keeps_its_field_names_and_reads_back() {
+        let fresh = |stdout: &str| RunResult {
+            success: false,
+            stdout: stdout.into(),
+            stderr: String::new(),
+            returncode: 1,
+            program: "/p.py".into(),
+            mode: Mode::Warm,
+            device: None,
+            duration: 0.5,
+            timed_out: false,
+            truncated: Truncated::default(),
+            leaked_pipes: false,
+            attempts: Vec::new(),
+            program_time: None,
+        };
+        let mut confirmed = fresh("same");
+        confirmed.attempts.push(Attempt::WarmExecutor { reproduced: true, result: None });
+        let v = serde_json::to_value(&confirmed).unwrap();
+        assert_eq!(v["confirmed"], true);
+        assert!(v.get("warm_attempt").is_none(), "{v}");
+        assert_eq!(serde_json::from_value::<RunResult>(v).unwrap(), confirmed);
+
+        let mut unconfirmed = fresh("fresh");
+        let first = Box::new(fresh("warm"));
+        unconfirmed.attempts.push(Attempt::WarmExecutor { reproduced: false, result: Some(first) });
+        let v = serde_json::to_value(&unconfirmed).unwrap();
+        assert_eq!(
+            (&v["confirmed"], &v["warm_attempt"]["stdout"]),
+            (&serde_json::json!(false), &serde_json::json!("warm"))
+        );
+        let back = serde_json::from_value::<RunResult>(v).unwrap();
+        assert_eq!(
+            (back.confirmed(), back.warm_attempt().map(|r| r.stdout.as_str())),
+            (Some(false), Some("warm"))
+        );
+        assert_eq!(back, unconfirmed);
     }
 }

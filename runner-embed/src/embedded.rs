@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use runner_core::exit::ExitStatus;
-use runner_core::{Mode, ProgramSpec, RunConfig, RunResult};
+use runner_core::{Attempt, Mode, ProgramSpec, RunConfig, RunResult};
 
 use crate::protocol::{self, FromExecutor, FromZygote, ProgramDone, RunProgram, Setup, ToZygote};
 use crate::supervise::{supervise, Limits, Outcome, Watched};
@@ -501,14 +501,11 @@ impl EmbeddedEngine {
                 // in a fresh executor before reporting it.
                 self.executor = None;
                 let mut second = self.run_warm(spec, limits)?;
-                second.confirmed = Some(
-                    second.returncode == first.returncode
-                        && second.stdout == first.stdout
-                        && second.stderr == first.stderr,
-                );
-                if second.confirmed == Some(false) {
-                    second.warm_attempt = Some(Box::new(first));
-                }
+                let reproduced = second.returncode == first.returncode
+                    && second.stdout == first.stdout
+                    && second.stderr == first.stderr;
+                let result = (!reproduced).then(|| Box::new(first));
+                second.attempts.insert(0, Attempt::WarmExecutor { reproduced, result });
                 Ok(second)
             }
         }

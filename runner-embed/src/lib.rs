@@ -187,8 +187,7 @@ pub(crate) fn result_from(spec: &ProgramSpec, mode: Mode, o: supervise::Outcome)
         timed_out: o.timed_out,
         truncated: o.truncated,
         leaked_pipes: o.leaked_pipes,
-        confirmed: None,
-        warm_attempt: None,
+        attempts: Vec::new(),
         program_time: None,
     }
 }
