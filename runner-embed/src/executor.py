@@ -19,6 +19,7 @@ import atexit
 import builtins
 import gc
 import io
+import operator
 import os
 import signal
 import sys
@@ -27,6 +28,28 @@ import time
 import types
 import warnings
 import weakref
+
+# What this module calls after a program, bound when it is loaded (before any program): a program that
+# replaces one of them (gc.collect = None, os.write = ...) changes what it sees, not what runner does.
+# (The builtins are a private copy too, made by the zygote.)
+_os = types.SimpleNamespace(**vars(os))
+_sys = types.SimpleNamespace(**vars(sys))
+_gc = types.SimpleNamespace(**vars(gc))
+_io = types.SimpleNamespace(**vars(io))
+_thr = types.SimpleNamespace(**vars(threading))
+_weakref = types.SimpleNamespace(**vars(weakref))
+_atexit = types.SimpleNamespace(**vars(atexit))
+_ModuleType = types.ModuleType
+_perf_counter = time.perf_counter
+# python's shutdown calls threading._shutdown by name (PyObject_CallMethodNoArgs): so does this, from C.
+_call_shutdown = operator.methodcaller("_shutdown")
+_NOT_IMPORTED = object()
+_thr_module = threading
+
+# Injected by the Rust side (worker/capi.rs): `_traced(func, args, kwargs)` calls `func` with the
+# program's trace and profile functions active, as python's shutdown has them (runner's own code runs
+# with them off, so that a program's tracer sees what it would see in python and nothing of runner's).
+_traced = None
 
 # Injected by the Rust side (worker/zygote.rs): the warm-state registry's module (warm_state.py).
 _state = None
@@ -138,11 +161,11 @@ def _make_stdio():
     streams = []
     for fd, write, name, (encoding, errors) in zip((0, 1, 2), (False, True, True), _STD_NAMES, b.stdio):
         buffering = 0 if (write and not buffered) else -1
-        buf = io.open(fd, "wb" if write else "rb", buffering, closefd=False)
+        buf = _io.open(fd, "wb" if write else "rb", buffering, closefd=False)
         raw = buf.raw if buffering else buf
         raw.name = name
         line_buffering = buffered and (raw.isatty() or fd == 2)
-        stream = io.TextIOWrapper(
+        stream = _io.TextIOWrapper(
             buf,
             encoding,
             errors,
@@ -172,22 +195,22 @@ def prepare(path, args, env):
     sys.orig_argv = [_state._base.argv0, path, *args]
     if not sys.flags.safe_path:
         # _PyPathConfig_ComputeSysPath0: the directory of the script, symbolic links resolved.
-        sys.path.insert(0, os.path.dirname(os.path.realpath(path)))
-    main = types.ModuleType("__main__")
+        sys.path.insert(0, _os.path.dirname(_os.path.realpath(path)))
+    main = _ModuleType("__main__")
     d = main.__dict__
     # add_main_module() in pylifecycle.c, then _PyRun_SimpleFileObject's __file__ and __cached__.
     d["__annotations__"] = {}
     d["__builtins__"] = builtins
     # set_main_loader() in pythonrun.c: a script's loader is a SourceFileLoader.
-    d["__loader__"] = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", path)
+    d["__loader__"] = _sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", path)
     d["__file__"] = path
     d["__cached__"] = None
-    sys.modules["__main__"] = main
+    _sys.modules["__main__"] = main
     global _main_ref, _probe_ref
-    _main_ref = weakref.ref(main)
+    _main_ref = _weakref.ref(main)
     _probe_ref = None
     # Exit handlers registered before the program belong to the zygote's preloads.
-    atexit._clear()
+    _atexit._clear()
     return d
 
 
@@ -215,7 +238,7 @@ def _exit_code(exc):
             stderr.write(str(value))
         else:
             # PyObject_Print(value, stderr, Py_PRINT_RAW): C's unbuffered stderr.
-            os.write(2, str(value).encode(errors="backslashreplace"))
+            _os.write(2, str(value).encode(errors="backslashreplace"))
     except BaseException:
         pass
     # PySys_WriteStderr("\n"): to sys.stderr, or to C's stderr when that fails (sys_write()).
@@ -223,7 +246,7 @@ def _exit_code(exc):
         sys.stderr.write("\n")
     except BaseException:
         try:
-            os.write(2, b"\n")
+            _os.write(2, b"\n")
         except OSError:
             pass
     return 1
@@ -236,7 +259,7 @@ def _run_library_exit_handlers():
     while handlers:
         func, args, kwargs = handlers.pop()
         try:
-            func(*args, **kwargs)
+            _traced(func, args, kwargs)
         except BaseException as e:
             _write_unraisable(_without_our_frames(e), func)
 
@@ -249,7 +272,7 @@ def _hold_library_finalizers():
     back on."""
     held = []
     zygote = _state._base.finalizers
-    for f, info in list(weakref.finalize._registry.items()):
+    for f, info in list(_weakref.finalize._registry.items()):
         if info.atexit and (id(f) in zygote or _is_library_callback(info.func)):
             info.atexit = False
             held.append(info)
@@ -263,7 +286,7 @@ def _is_library_callback(func):
     module = _state.callback_module(func)
     if module is None or module.startswith("torch._dynamo"):
         return False
-    return _state.is_installed_package(sys.modules.get(module))
+    return _state.is_installed_package(_sys.modules.get(module))
 
 
 class _NotMainThread:
@@ -274,31 +297,32 @@ class _NotMainThread:
     ident = None
 
 
-def _run_threading_atexits():
+def _run_threading_atexits(module):
     """The exit hooks that modules the program imported registered with threading (such as
     concurrent.futures' `_python_exit`), run by threading._shutdown() itself, newest first, so that an
     error in one reads as in python; then the list is as it was. Only called when no other thread is
-    left, so none of them waits and nothing is joined."""
+    left, so none of them waits and nothing is joined. `module`: threading, as sys.modules has it."""
     b = _state._base
-    hooks = getattr(threading, "_threading_atexits", None)
+    namespace = vars(module)
+    hooks = namespace.get("_threading_atexits")
     if hooks is None or hooks == b.threading_atexits:
         return
     # Those of library machinery (concurrent.futures' hook, when a package's pool imported it) are
     # left alone: they would shut down the pools that stay with the executor.
-    modules = sys.modules
+    modules = _sys.modules
     library = set(_state.library_closure([n for n in modules if n not in b.modules]))
     own = [h for h in hooks[len(b.threading_atexits):] if _state.callback_module(h) not in library]
     if not own:
         return
-    main = threading._main_thread
-    threading._threading_atexits = own
-    threading._main_thread = _NotMainThread
+    main = namespace.get("_main_thread")
+    namespace["_threading_atexits"] = own
+    namespace["_main_thread"] = _NotMainThread
     try:
-        threading._shutdown()
+        _traced(_call_shutdown, (module,), None)
     finally:
-        threading._main_thread = main
-        threading._threading_atexits = hooks
-        threading._SHUTTING_DOWN = False
+        namespace["_main_thread"] = main
+        namespace["_threading_atexits"] = hooks
+        namespace["_SHUTTING_DOWN"] = False
     # The list keeps the hooks (and what they refer to, maybe __main__) until the restore, as python's
     # keeps them to the end.
 
@@ -344,7 +368,7 @@ def _teardown_main():
         setattr(sys, name, getattr(sys, "__" + name + "__"))
     _state.restore_at("finalize_modules")
     b = _state._base
-    modules = sys.modules
+    modules = _sys.modules
     order = list(modules)
     saved_modules = dict(modules)
     if saved_modules.get("__main__") is _main_ref() is not None:
@@ -358,7 +382,7 @@ def _teardown_main():
         module = saved_modules.get(name)
         if module is not None and not _state.is_installed_package(module):
             try:
-                dropped[name] = weakref.ref(module)
+                dropped[name] = _weakref.ref(module)
             except TypeError:
                 continue
             del saved_modules[name]
@@ -370,7 +394,7 @@ def _teardown_main():
         setattr(sys, name, None)
     modules.clear()
     try:
-        gc.collect()
+        _traced(_gc.collect, (), None)
         survived = _main_ref() is not None or (_probe_ref is not None and _probe_ref() is not None)
     finally:
         for name, ref in dropped.items():
@@ -400,7 +424,7 @@ def _teardown_main():
         probe = _probe_ref() if _probe_ref is not None else None
         globals_ = None
         if probe is not None:
-            for referrer in gc.get_referrers(probe):
+            for referrer in _gc.get_referrers(probe):
                 if isinstance(referrer, dict) and referrer.get(_PROBE_KEY) is probe:
                     globals_ = referrer
                     del globals_[_PROBE_KEY]
@@ -429,7 +453,7 @@ def _holders(target, depth=12):
     """RUNNER_DEBUG's evidence of why `target` outlived its program: a chain of referrers from it back
     to a root (a module's globals, a class, a thread's frame) or as far as the collector can see, as
     text. One scan of the heap per step back, so only asked for while debugging."""
-    modules = {id(vars(m)): name for name, m in list(sys.modules.items()) if isinstance(m, types.ModuleType)}
+    modules = {id(vars(m)): name for name, m in list(_sys.modules.items()) if isinstance(m, _ModuleType)}
     parent = {id(target): None}
     keep = [target]
     frontier = [target]
@@ -438,11 +462,11 @@ def _holders(target, depth=12):
     for _ in range(depth):
         mine.add(id(frontier))
         found = []
-        for r in gc.get_referrers(*frontier):
+        for r in _gc.get_referrers(*frontier):
             if id(r) in parent or id(r) in mine or r is found or _is_args(r, frontier):
                 continue
             # Which object of the frontier this one refers to: the first one it does.
-            referents = {id(x) for x in gc.get_referents(r)}
+            referents = {id(x) for x in _gc.get_referents(r)}
             parent[id(r)] = next((o for o in frontier if id(o) in referents), None)
             keep.append(r)
             if id(r) in modules or isinstance(r, (type, types.FrameType)):
@@ -492,7 +516,7 @@ _marks = []
 
 def _mark(label):
     if _state._base.debug:
-        _marks.append((label, time.perf_counter()))
+        _marks.append((label, _perf_counter()))
 
 
 class Ending:
@@ -521,7 +545,7 @@ def debug_timings():
     return text
 
 
-def end_program(d, how, payload, last):
+def end_program(d, how, payload, last, traced):
     """The first half of the end of a program that the Rust side ran: the exit status, then
     Py_FinalizeEx's thread shutdown and atexit handlers. Returns an `Ending`; the Rust side then
     flushes the std files (with no frame of ours on the stack, as at exit) and calls `finalize()`.
@@ -531,7 +555,8 @@ def end_program(d, how, payload, last):
     (payload: the exception, not printed); "unopenable", the file could not be opened (python exits
     2). With `last`, the process exits after this program, so python's own thread shutdown is used;
     otherwise the executor goes on only if the program left no thread behind and its state can be
-    restored.
+    restored. `traced`: the program left a trace or profile function, which must see threading's whole
+    shutdown, as in python (the executor then ends after the program).
     """
     _marks.clear()
     _mark("end")
@@ -548,20 +573,38 @@ def end_program(d, how, payload, last):
     # _PyRun_SimpleFileObject's `done:` — __file__ and __cached__ go before finalisation.
     d.pop("__file__", None)
     d.pop("__cached__", None)
-    reusable = not last and _state.quiet_threads()
-    reason = None if reusable or last else _state.Retire("threads_left")
     try:
-        if reusable:
-            _run_threading_atexits()
+        reusable = not last and _state.quiet_threads()
+        reason = None if reusable or last else _state.Retire("threads_left")
+    except Exception as e:
+        # threading's tables are not what they were (a program rebound them): python's shutdown finds
+        # what it finds; this executor ends after the program.
+        reusable, reason = False, _state.Retire("state", f"threading's tables are unreadable ({type(e).__name__})", "threads")
+    if reusable and traced:
+        reusable, reason = False, _state.Retire("state", "the program left a trace or profile function", "tracing")
+    # wait_for_thread_shutdown(): threading as sys.modules has it (not there: nothing to wait for), its
+    # _shutdown called by name.
+    module = _sys.modules.get("threading", _NOT_IMPORTED)
+    try:
+        if module is _NOT_IMPORTED:
+            pass
+        elif not reusable:
+            _traced(_call_shutdown, (module,), None)
+        elif module is not _thr_module or not _state.threading_as_started():
+            # The program replaced threading, its _shutdown or what that uses (builtins): python runs
+            # what is there, all of it, and the executor ends after the program.
+            _traced(_call_shutdown, (module,), None)
+            reusable, reason = False, _state.Retire("state", "the program changed threading's shutdown", "threading")
         else:
-            threading._shutdown()
+            _run_threading_atexits(module)
     except BaseException as e:
-        # wait_for_thread_shutdown(): PyErr_WriteUnraisable(threading module); the exit goes on.
-        _write_unraisable(_without_our_frames(e), threading)
+        # PyErr_WriteUnraisable(threading module); the exit goes on.
+        _write_unraisable(_without_our_frames(e), module)
         reusable, reason = False, _state.Retire("threading_hook_failed")
     _mark("threads")
     held = () if last else _hold_library_finalizers()
-    atexit._run_exitfuncs()
+    # atexit's own C function (python's shutdown never looks it up), not the module attribute.
+    _traced(_atexit._run_exitfuncs, (), None)
     for info in held:
         info.atexit = True
     if last:
@@ -570,7 +613,7 @@ def end_program(d, how, payload, last):
     global _probe_ref
     probe = _Probe()
     d[_PROBE_KEY] = probe
-    _probe_ref = weakref.ref(probe)
+    _probe_ref = _weakref.ref(probe)
     return Ending(code, kbd, reusable, reason, False)
 
 
@@ -585,13 +628,13 @@ def finalize(ending, flushed):
     # handlers, then a collection runs (if gc is enabled) while the modules, and the streams the
     # program left in sys, are all still there.
     _state.restore_at("signal_fini")
-    if gc.isenabled():
-        gc.collect()
+    if _gc.isenabled():
+        _traced(_gc.collect, (), None)
     _mark("collection")
     # Under gc.DEBUG_SAVEALL python's shutdown keeps whatever its collections find (and all it refers
     # to, the program's streams maybe) in gc.garbage, never finalized: only that shutdown can say
     # which buffered output is lost, so the executor ends with it, __main__ still in place.
-    saveall = gc.get_debug() & gc.DEBUG_SAVEALL
+    saveall = _gc.get_debug() & _gc.DEBUG_SAVEALL
     if not saveall and reusable:
         why = _state.restore_at("compiled", _main_ref())
         if why is not None:
@@ -613,7 +656,7 @@ def finalize(ending, flushed):
             main._stop()
         main = None
         # What the zygote froze (every preloaded module) is collectable in python's shutdown.
-        gc.unfreeze()
+        _gc.unfreeze()
         # The std files were flushed (python's first flush, errors reported); Py_FinalizeEx must not
         # flush them again, and finalize_modules() puts sys.__std*__ back in their place.
         sys.stdout = sys.stderr = None

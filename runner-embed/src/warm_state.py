@@ -37,23 +37,19 @@ import warnings
 import weakref
 
 
-class _Bound:
-    """The attributes a module has now, read later even if a program rebinds them."""
-
-    def __init__(self, module):
-        self.__dict__.update(vars(module))
-
-
-_os = _Bound(os)
-_sys = _Bound(sys)
-_gc = _Bound(gc)
-_sig = _Bound(signal)
-_thr = _Bound(threading)
-_time = _Bound(time)
-_warnings = _Bound(warnings)
-_weakref = _Bound(weakref)
+# The module attributes this file calls, as they are when it is loaded (before any program).
+_os = types.SimpleNamespace(**vars(os))
+_sys = types.SimpleNamespace(**vars(sys))
+_gc = types.SimpleNamespace(**vars(gc))
+# signal's C functions (signal.py's wrappers convert through int() and set(), which a program may have
+# replaced in builtins when the signal handlers are put back, before the builtins are).
+_sig = types.SimpleNamespace(**vars(_signal))
+_thr = types.SimpleNamespace(**vars(threading))
+_time = types.SimpleNamespace(**vars(time))
+_warnings = types.SimpleNamespace(**vars(warnings))
 _getsignal = _signal.getsignal
-_object_getattribute = object.__getattribute__
+# threading's globals, as the module has them (its table of running threads).
+_threading_tables = vars(threading)
 
 # Injected by the Rust side (worker/capi.rs): the version tags of a list of dicts (CPython bumps a
 # dict's tag on every change), so finding which module globals a program changed costs a list compare.
@@ -354,11 +350,27 @@ def _capture_builtins(b):
     b.builtin_ids = list(map(id, b.builtins.values()))
 
 
+def _builtins_unchanged(b):
+    bd = builtins.__dict__
+    return len(bd) == len(b.builtin_ids) and list(map(id, bd.values())) == b.builtin_ids and bd.keys() == b.builtins.keys()
+
+
+def threading_as_started():
+    """Whether threading's shutdown would find what it uses as a fresh python has it: the builtins
+    and threading's globals as the program found them. Only then may a warm executor skip what
+    threading._shutdown() does at exit (stopping the main thread) for a program that left no thread."""
+    b = _base
+    if not _builtins_unchanged(b):
+        return False
+    i = b.threading_index
+    return i is None or _dict_versions([b.std_dicts[i]])[0] == _clean_versions[i]
+
+
 def _restore_builtins(b, p):
     """The builtins module's dict as it was, unless it is (the same objects under the same names, in
     the same order: compared by identity, in C)."""
-    bd = builtins.__dict__
-    if len(bd) != len(b.builtin_ids) or list(map(id, bd.values())) != b.builtin_ids or bd.keys() != b.builtins.keys():
+    if not _builtins_unchanged(b):
+        bd = builtins.__dict__
         bd.clear()
         bd.update(b.builtins)
 
@@ -700,6 +712,7 @@ def _capture_stdlib_globals(b):
         and _is_stdlib(m, stdlib)
     ]
     b.std_dicts = [vars(m) for _, m, _ in b.std_modules]
+    b.threading_index = next((i for i, (name, _, _) in enumerate(b.std_modules) if name == "threading"), None)
 
 
 def _started_stdlib_globals(b):
@@ -834,7 +847,13 @@ def _capture_threading(b):
 
 def _started_threading(b):
     # threading's after-fork handler gives the executor its own main-thread object.
-    b.main_thread = threading._main_thread
+    b.main_thread = main = threading._main_thread
+    # ... and an empty set of shutdown locks, where a fresh python has the main thread's (which its
+    # shutdown goes through, as a program's profiler sees).
+    locks = getattr(threading, "_shutdown_locks", None)
+    lock = getattr(main, "_tstate_lock", None)
+    if isinstance(locks, set) and lock is not None and not main.daemon:
+        locks.add(lock)
 
 
 def _restore_threading(b, p):
@@ -1015,7 +1034,9 @@ def quiet_threads():
     target is such code."""
     global _library_started
     main = _base.main_thread
-    for t in _thr.enumerate():
+    # threading's own tables, not threading.enumerate() (whose list() may be a program's).
+    threads = _threading_tables["_active"], _threading_tables["_limbo"]
+    for t in (*threads[0].values(), *threads[1].values()):
         if t is main or t in _accepted_threads:
             continue
         if t in _library_threads or (t.daemon and _is_library_thread(t)):
@@ -1045,12 +1066,14 @@ def _library_modules(added):
             _watch_std_module(name, modules[name])
     # A parent package keeps its attribute for the submodule that stays (`collections.abc`): the
     # import system sets it only when it loads the submodule, which it will not do again.
-    snapshots = {name: snapshot for name, _, snapshot in _base.std_modules}
+    # (The standard library's globals were put back first, without it: it goes back in now too.)
+    snapshots = {name: (module, snapshot) for name, module, snapshot in _base.std_modules}
     for name in keep:
         parent, _, child = name.rpartition(".")
-        snapshot = snapshots.get(parent)
+        module, snapshot = snapshots.get(parent, (None, None))
         if snapshot is not None and snapshot.get(child) is not modules[name]:
             snapshot[child] = modules[name]
+            vars(module)[child] = modules[name]
     _base.library_modules.update(keep)
     return keep
 
@@ -1128,6 +1151,11 @@ def _c_entry(name, cannot=None):
 
 
 REGISTRY = (
+    # First what runner's own code below relies on: the builtins, and the globals and classes of the
+    # standard library (a program may have replaced os.unsetenv, which os.environ's methods call).
+    Entry("builtins", _restore_builtins, capture=_capture_builtins, at="finalize_modules"),
+    Entry("stdlib_globals", _restore_stdlib_globals, capture=_capture_stdlib_globals, started=_started_stdlib_globals),
+    Entry("stdlib_classes", _restore_stdlib_classes, capture=_capture_stdlib_classes, started=_started_stdlib_classes),
     Entry("cwd", _restore_cwd, capture=_capture_cwd, cannot="cannot return to the original working directory"),
     Entry("environ", _restore_environ, capture=_capture_environ),
     Entry("umask", _restore_umask, capture=_capture_umask),
@@ -1138,7 +1166,6 @@ REGISTRY = (
     Entry("import_system", _restore_import_system, capture=_capture_import_system),
     Entry("tracing", _restore_tracing),
     Entry("interpreter_limits", _restore_interpreter_limits, capture=_capture_interpreter_limits),
-    Entry("builtins", _restore_builtins, capture=_capture_builtins, at="finalize_modules"),
     Entry("signal_handlers", _restore_signal_handlers, capture=_capture_signal_handlers, at="signal_fini"),
     Entry("itimer", _restore_itimer),
     Entry("wakeup_fd", _restore_wakeup_fd),
@@ -1154,8 +1181,6 @@ REGISTRY = (
     Entry("torch_compiled", _restore_torch_compiled, at="compiled", after=False,
           cannot="torch's compiler caches could not be reset"),
     Entry("time_zone", _restore_time_zone),
-    Entry("stdlib_globals", _restore_stdlib_globals, capture=_capture_stdlib_globals, started=_started_stdlib_globals),
-    Entry("stdlib_classes", _restore_stdlib_classes, capture=_capture_stdlib_classes, started=_started_stdlib_classes),
     Entry("abc_registrations", _restore_abc_registrations, capture=_capture_abc_registrations),
     Entry("threading", _restore_threading, capture=_capture_threading, started=_started_threading),
     Entry("random", _restore_random),

@@ -1059,14 +1059,13 @@ mod engine_failures {
         }
     }
 
+    /// A program that finds runner's private executor module through the garbage collector and
+    /// breaks it: the executor's own code fails after the program, not the program (python exits 0).
+    /// (Replacing what that code calls, as `gc.collect = None`, no longer reaches it.)
+    const BREAKS_THE_EXECUTOR: &str = "import gc, types\ngc.unfreeze()\nfor m in gc.get_objects():\n    if type(m) is types.ModuleType and getattr(m, '__name__', '') == '_runner_executor':\n        m.finalize = None\nprint('hi')\n";
+
     fn an_executor_that_fails_is_an_engine_failure_and_runs_again_on_resume(mode: &str) {
-        // The executor's own end-of-program code calls gc.collect(), which this program replaced:
-        // runner's code fails, not the program (python exits 0). Until the executor shields itself
-        // from such programs (issue 13), this is a real failure of the executor's own code.
-        let dir = programs(&[
-            ("a_breaks.py", "import gc\ngc.collect = None\nprint('hi')\n"),
-            ("b_pass.py", "print('ok')\n"),
-        ]);
+        let dir = programs(&[("a_breaks.py", BREAKS_THE_EXECUTOR), ("b_pass.py", "print('ok')\n")]);
         let jsonl = dir.path().join("results.jsonl");
         let ctx = format!("batch --mode {mode} -j 1 a_breaks.py b_pass.py");
         let run = |resume: bool| {
@@ -1112,8 +1111,7 @@ mod engine_failures {
     fn an_executor_failure_after_other_programs_is_tried_again_in_a_fresh_executor() {
         // Warm mode: a failure in an executor that ran other programs may be their leftovers, so it
         // gets a fresh executor before it is reported; RUNNER_DEBUG shows both executors failing.
-        let dir =
-            programs(&[("a_pass.py", "print('ok')\n"), ("b_breaks.py", "import gc\ngc.collect = None\n")]);
+        let dir = programs(&[("a_pass.py", "print('ok')\n"), ("b_breaks.py", BREAKS_THE_EXECUTOR)]);
         let jsonl = dir.path().join("results.jsonl");
         let ctx = "batch --mode warm -j 1 a_pass.py b_breaks.py";
         let out = finish(

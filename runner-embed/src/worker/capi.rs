@@ -50,7 +50,10 @@ pub(super) fn run_file<'py>(
     if fp.is_null() {
         // pymain_run_file's message, then exit status 2.
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        let argv0: String = py.import("sys")?.getattr("orig_argv")?.get_item(0)?.extract()?;
+        let argv0: String = match sys_attr(py, c"orig_argv") {
+            Some(argv) => argv.get_item(0)?.extract()?,
+            None => String::from("python"),
+        };
         let repr = path.into_pyobject(py)?.repr()?.to_string();
         let msg = format!(
             "{argv0}: can't open file {repr}: [Errno {errno}] {}\n",
@@ -146,26 +149,69 @@ pub(super) fn module_with_dict<'py>(name: &str, d: Bound<'py, PyDict>) -> PyResu
     Ok(module)
 }
 
-/// `_write_unraisable(exc, obj)`: PyErr_WriteUnraisable(obj) with `exc` as the current exception.
+/// The type of the argument `sys.unraisablehook` gets (`UnraisableHookArgs`, which `sys` does not
+/// export), learnt once in the zygote.
+static UNRAISABLE_ARGS: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::new();
+
+/// Learns the type of `sys.unraisablehook`'s argument by reporting one exception to a hook of ours;
+/// called once in the zygote.
+pub(super) fn init_unraisable(py: Python<'_>) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    let hook = sys.getattr("unraisablehook")?;
+    let seen = pyo3::types::PyList::empty(py);
+    sys.setattr("unraisablehook", seen.getattr("append")?)?;
+    pyo3::exceptions::PyRuntimeError::new_err("probe").restore(py);
+    // SAFETY: an exception is set; the GIL is held.
+    unsafe { pyo3::ffi::PyErr_WriteUnraisable(py.None().as_ptr()) };
+    sys.setattr("unraisablehook", hook)?;
+    let args = seen.get_item(0)?;
+    let _ = UNRAISABLE_ARGS.set(args.get_type().into_any().unbind());
+    Ok(())
+}
+
+/// `_write_unraisable(exc, obj)`: what PyErr_WriteUnraisable(obj) does for `exc` at python's shutdown,
+/// where no Python frame is running: `sys.unraisablehook` gets the exception with its own traceback
+/// ("Exception ignored in: obj"). (PyErr_WriteUnraisable itself, called under executor.py's frame,
+/// would add that frame to an exception that has none.)
 #[pyfunction]
 pub(super) fn write_unraisable(
     py: Python<'_>,
     exc: Bound<'_, pyo3::exceptions::PyBaseException>,
     obj: Bound<'_, PyAny>,
-) {
-    PyErr::from_value(exc.into_any()).restore(py);
-    // SAFETY: an exception is set and `obj` is alive; the GIL is held.
-    unsafe { pyo3::ffi::PyErr_WriteUnraisable(obj.as_ptr()) };
+) -> PyResult<()> {
+    let args_type = UNRAISABLE_ARGS.get().expect("init_unraisable ran in the zygote").bind(py);
+    let tb = exc.getattr("__traceback__")?;
+    let args = args_type.call1(((exc.get_type(), &exc, tb, py.None(), &obj),))?;
+    let default = sys_attr(py, c"__unraisablehook__");
+    let hook = sys_attr(py, c"unraisablehook").filter(|h| !h.is_none()).or_else(|| default.clone());
+    let Some(hook) = hook else { return Ok(()) };
+    if let Err(e) = hook.call1((&args,)) {
+        // As python does when the hook itself fails: that failure, through the default hook.
+        let Some(default) = default else { return Ok(()) };
+        let value = e.value(py);
+        let tb = e.traceback(py).map_or_else(|| py.None().into_bound(py), Bound::into_any);
+        let msg = "Exception ignored in sys.unraisablehook";
+        let args = args_type.call1(((value.get_type(), value, tb, msg, &hook),))?;
+        let _ = default.call1((args,));
+    }
+    Ok(())
+}
+
+/// `sys.<name>` as the interpreter has it (its own sys dict, `_PySys_GetAttr`), whatever a program
+/// put in `sys.modules["sys"]`.
+fn sys_attr<'py>(py: Python<'py>, name: &std::ffi::CStr) -> Option<Bound<'py, PyAny>> {
+    // SAFETY: the GIL is held; PySys_GetObject returns a borrowed reference (or NULL without an
+    // exception set), which is turned into an owned one at once.
+    unsafe { Bound::from_borrowed_ptr_or_opt(py, pyo3::ffi::PySys_GetObject(name.as_ptr())) }
 }
 
 /// flush_std_files() of pylifecycle.c. A failing stdout is reported through
 /// PyErr_WriteUnraisable ("Exception ignored in: <...stdout...>"), a failing stderr silently; either
 /// makes the exit status 120.
 pub(super) fn flush_std_files(py: Python<'_>) -> bool {
-    let Ok(sys) = py.import("sys") else { return false };
     let mut ok = true;
-    for (name, report) in [("stdout", true), ("stderr", false)] {
-        let Ok(f) = sys.getattr(name) else { continue };
+    for (name, report) in [(c"stdout", true), (c"stderr", false)] {
+        let Some(f) = sys_attr(py, name) else { continue };
         if f.is_none() || file_is_closed(&f) {
             continue;
         }
@@ -194,15 +240,108 @@ unsafe extern "C" {
 }
 
 pub(super) fn flush_io(py: Python<'_>) {
-    if let Ok(sys) = py.import("sys") {
-        for name in ["stderr", "stdout"] {
-            if let Ok(f) = sys.getattr(name) {
-                if !f.is_none() {
-                    let _ = f.call_method0("flush");
-                }
+    for name in [c"stderr", c"stdout"] {
+        if let Some(f) = sys_attr(py, name) {
+            if !f.is_none() {
+                let _ = f.call_method0("flush");
             }
         }
     }
     // Errors while flushing are ignored, as flush_io() ignores them.
     let _ = PyErr::take(py);
+}
+
+/// `sys.settrace`, `sys.setprofile`, `sys.gettrace` and `sys.getprofile` themselves, taken in the
+/// zygote before any program could replace them.
+struct TracingFunctions {
+    settrace: Py<PyAny>,
+    setprofile: Py<PyAny>,
+    gettrace: Py<PyAny>,
+    getprofile: Py<PyAny>,
+}
+
+static TRACING_FUNCTIONS: std::sync::OnceLock<TracingFunctions> = std::sync::OnceLock::new();
+
+/// The program's trace and profile functions while they are kept aside (see [`suspend_tracing`]).
+static PROGRAM_TRACING: std::sync::Mutex<(Option<Py<PyAny>>, Option<Py<PyAny>>)> =
+    std::sync::Mutex::new((None, None));
+
+/// Takes `sys`'s tracing functions; called once in the zygote.
+pub(super) fn init_tracing(py: Python<'_>) -> PyResult<()> {
+    let get = |name: &std::ffi::CStr| {
+        sys_attr(py, name)
+            .map(Bound::unbind)
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err(format!("sys has no {name:?}")))
+    };
+    let functions = TracingFunctions {
+        settrace: get(c"settrace")?,
+        setprofile: get(c"setprofile")?,
+        gettrace: get(c"gettrace")?,
+        getprofile: get(c"getprofile")?,
+    };
+    let _ = TRACING_FUNCTIONS.set(functions);
+    Ok(())
+}
+
+fn tracing_functions() -> &'static TracingFunctions {
+    TRACING_FUNCTIONS.get().expect("init_tracing ran in the zygote")
+}
+
+/// Moves the program's trace and profile functions aside, so that runner's own code after the
+/// program (executor.py, warm_state.py) runs unseen by them, and cannot be disturbed by them. Returns
+/// whether there was one.
+pub(super) fn suspend_tracing(py: Python<'_>) -> PyResult<bool> {
+    let f = tracing_functions();
+    let keep = |o: Bound<'_, PyAny>| (!o.is_none()).then(|| o.unbind());
+    let trace = keep(f.gettrace.bind(py).call0()?);
+    let profile = keep(f.getprofile.bind(py).call0()?);
+    f.settrace.bind(py).call1((py.None(),))?;
+    f.setprofile.bind(py).call1((py.None(),))?;
+    let any = trace.is_some() || profile.is_some();
+    *PROGRAM_TRACING.lock().unwrap_or_else(|e| e.into_inner()) = (trace, profile);
+    Ok(any)
+}
+
+/// Puts the program's trace and profile functions back (python's shutdown runs with them).
+pub(super) fn resume_tracing(py: Python<'_>) -> PyResult<()> {
+    let f = tracing_functions();
+    let (trace, profile) = {
+        let kept = PROGRAM_TRACING.lock().unwrap_or_else(|e| e.into_inner());
+        (kept.0.as_ref().map(|t| t.clone_ref(py)), kept.1.as_ref().map(|p| p.clone_ref(py)))
+    };
+    if let Some(trace) = trace {
+        f.settrace.bind(py).call1((trace,))?;
+    }
+    if let Some(profile) = profile {
+        f.setprofile.bind(py).call1((profile,))?;
+    }
+    Ok(())
+}
+
+/// Forgets the program's tracing functions (its end is over).
+pub(super) fn forget_tracing() {
+    *PROGRAM_TRACING.lock().unwrap_or_else(|e| e.into_inner()) = (None, None);
+}
+
+/// Runs `run` with the program's tracing functions active, then keeps them aside again as they are
+/// then (the program's code may have changed them, or a tracer that raised was dropped).
+pub(super) fn with_program_tracing<'py, T>(py: Python<'py>, run: impl FnOnce() -> T) -> PyResult<T> {
+    resume_tracing(py)?;
+    let result = run();
+    suspend_tracing(py)?;
+    Ok(result)
+}
+
+/// `_traced(func, args, kwargs)`: calls `func` as python's shutdown calls what it runs, with the
+/// program's trace and profile functions active. Called from executor.py's code, which runs without
+/// them; being a built-in, it shows no frame of its own, and the tracing is back on only inside it.
+#[pyfunction]
+#[pyo3(signature = (func, args, kwargs = None))]
+pub(super) fn traced<'py>(
+    func: Bound<'py, PyAny>,
+    args: Bound<'py, pyo3::types::PyTuple>,
+    kwargs: Option<Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = func.py();
+    with_program_tracing(py, || func.call(args, kwargs.as_ref()))?
 }

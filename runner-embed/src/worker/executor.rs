@@ -217,16 +217,23 @@ impl Executor<'_> {
         // A program that called os.fork() without exiting in the child returns here twice: the child
         // ends as a process of its own, never as the executor.
         let last = run.last || getpid() != self.pid;
-        let ending = self.module.call_method1("end_program", (&d, how, payload, last))?;
+        // From here on runner's own code runs: the program's trace and profile functions are kept
+        // aside, and put back only around what python's shutdown runs with them (executor.py's
+        // `_traced`: thread shutdown, exit handlers, collections; the flush below).
+        let traced = capi::suspend_tracing(py)?;
+        let ending = self.module.call_method1("end_program", (&d, how, payload, last, traced))?;
         let kbd = ending.extract::<Ending>()?.keyboard_interrupt;
         // As at exit, no Python frame is on the stack while the std files are flushed: an error report
         // ("Exception ignored in: <stdout>") has no traceback of ours.
-        let flushed = capi::flush_std_files(py);
+        let flushed = capi::with_program_tracing(py, || capi::flush_std_files(py))?;
         // __main__'s fate depends on who else refers to its globals, so we must not.
         drop(d);
-        let ending: Ending = self.module.call_method1("finalize", (ending, flushed))?.extract()?;
+        let ending = self.module.call_method1("finalize", (ending, flushed));
+        let ending: Ending = ending?.extract()?;
         let reason = ending.reason.map(RetireReason::try_from).transpose()?;
         if ending.finalize {
+            // python's own shutdown goes on with the program's tracing functions.
+            capi::resume_tracing(py)?;
             // Something outside __main__ still refers to it: what python does with it is what the
             // rest of its shutdown does, so that shutdown runs, for real, while the program's output
             // is still attached. Nothing of Python is used after it: the process ends in
@@ -237,6 +244,7 @@ impl Executor<'_> {
             let code = if !kbd && (finalized < 0 || !flushed) { 120 } else { ending.returncode };
             return Ok(Finished { code, keyboard_interrupt: kbd, reusable: false, reason, last: true });
         }
+        capi::forget_tracing();
         Ok(Finished {
             code: ending.returncode,
             keyboard_interrupt: kbd,

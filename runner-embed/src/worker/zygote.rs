@@ -80,6 +80,9 @@ fn load_executor(py: Python<'_>, setup: &Setup, phases: &mut Vec<(String, f64)>)
     state.setattr("_c", crate::state::c_entries(py).map_err(describe)?).map_err(describe)?;
     let module = private_module(py, "_runner_executor", EXECUTOR_PY).map_err(describe)?;
     module.setattr("_state", &state).map_err(describe)?;
+    capi::init_tracing(py).map_err(describe)?;
+    capi::init_unraisable(py).map_err(describe)?;
+    module.setattr("_traced", wrap_pyfunction!(capi::traced, py).map_err(describe)?).map_err(describe)?;
     module
         .setattr("_write_unraisable", wrap_pyfunction!(capi::write_unraisable, py).map_err(describe)?)
         .map_err(describe)?;
