@@ -19,6 +19,9 @@ pub enum EngineFailureKind {
     ExecutorFailed,
     /// Talking to the worker failed (a broken socket, a malformed message).
     Protocol,
+    /// The program broke the channel between its executor and runner: it closed or replaced the
+    /// executor's socket, or wrote on it.
+    Channel,
     /// Supervising the program failed (poll, read, wait).
     Supervise,
 }
@@ -32,6 +35,7 @@ impl EngineFailureKind {
             EngineFailureKind::ForkFailed => "fork_failed",
             EngineFailureKind::ExecutorFailed => "executor_failed",
             EngineFailureKind::Protocol => "protocol",
+            EngineFailureKind::Channel => "channel",
             EngineFailureKind::Supervise => "supervise",
         }
     }

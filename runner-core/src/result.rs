@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use crate::config::Mode;
-use crate::outcome::Outcome;
+use crate::outcome::{EngineFailure, Outcome};
 
 /// Which captured streams went past the output cap and lost their tail.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,9 +48,10 @@ pub struct RunResult {
     pub truncated: Truncated,
     /// The program exited while processes it started still held its output open; they were killed.
     pub leaked_pipes: bool,
-    /// The earlier runs of this program that this result replaced, oldest first. In JSON they keep
-    /// their historical names: a warm executor's failure checked in a fresh executor is `confirmed`
-    /// (and `warm_attempt` when the fresh executor did not reproduce it).
+    /// The earlier runs of this program that this result replaced, oldest first. In JSON: a warm
+    /// executor's failure checked in a fresh executor is `confirmed` (and `warm_attempt` when the
+    /// fresh executor did not reproduce it), the names they always had; an embedded run the engine
+    /// could not finish, replaced by `python /abs/prog.py`, is `fallback`.
     #[serde(flatten, with = "attempts_json")]
     pub attempts: Vec<Attempt>,
     /// Embedded modes: seconds from the program's first line to the end of its finalisation, as the
@@ -71,6 +72,16 @@ pub enum Attempt {
         /// The warm executor's result, kept when the fresh executor did not reproduce it.
         result: Option<Box<RunResult>>,
     },
+    /// The embedded engine could not give the program a result of its own (runner's code in the
+    /// executor failed, or the program broke the executor's channel or killed its parent), so the
+    /// program was run again as `python /abs/prog.py`, whose run is the result: the design's
+    /// subprocess fallback. A hostile program makes runner slower, never wrong.
+    Fallback {
+        /// The mode the program was run in first.
+        from: Mode,
+        /// Why that run gave no result.
+        failure: EngineFailure,
+    },
 }
 
 impl RunResult {
@@ -83,6 +94,7 @@ impl RunResult {
     pub fn confirmed(&self) -> Option<bool> {
         self.attempts.iter().find_map(|a| match a {
             Attempt::WarmExecutor { reproduced, .. } => Some(*reproduced),
+            Attempt::Fallback { .. } => None,
         })
     }
 
@@ -90,14 +102,30 @@ impl RunResult {
     pub fn warm_attempt(&self) -> Option<&RunResult> {
         self.attempts.iter().find_map(|a| match a {
             Attempt::WarmExecutor { result, .. } => result.as_deref(),
+            Attempt::Fallback { .. } => None,
+        })
+    }
+
+    /// Why the embedded engine handed this program to `python /abs/prog.py`, if it did.
+    pub fn fallback(&self) -> Option<&EngineFailure> {
+        self.attempts.iter().find_map(|a| match a {
+            Attempt::Fallback { failure, .. } => Some(failure),
+            Attempt::WarmExecutor { .. } => None,
         })
     }
 }
 
 /// The JSON form of [`RunResult::attempts`]: the field names results have always had.
 mod attempts_json {
-    use super::{Attempt, RunResult};
+    use super::{Attempt, EngineFailure, Mode, RunResult};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// `fallback`: the run the engine could not finish.
+    #[derive(Serialize, Deserialize)]
+    struct Fallback {
+        from: Mode,
+        engine_failure: EngineFailure,
+    }
 
     #[derive(Serialize, Deserialize)]
     #[serde(bound(deserialize = "R: Deserialize<'de>"))]
@@ -108,15 +136,20 @@ mod attempts_json {
         confirmed: Option<bool>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         warm_attempt: Option<R>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback: Option<Fallback>,
     }
 
     pub fn serialize<S: Serializer>(attempts: &[Attempt], s: S) -> Result<S::Ok, S::Error> {
-        let mut fields: Fields<&RunResult> = Fields { confirmed: None, warm_attempt: None };
+        let mut fields: Fields<&RunResult> = Fields { confirmed: None, warm_attempt: None, fallback: None };
         for attempt in attempts {
             match attempt {
                 Attempt::WarmExecutor { reproduced, result } => {
                     fields.confirmed = Some(*reproduced);
                     fields.warm_attempt = result.as_deref();
+                }
+                Attempt::Fallback { from, failure } => {
+                    fields.fallback = Some(Fallback { from: *from, engine_failure: failure.clone() });
                 }
             }
         }
@@ -125,11 +158,11 @@ mod attempts_json {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Attempt>, D::Error> {
         let fields: Fields<Box<RunResult>> = Fields::deserialize(d)?;
-        Ok(fields
+        let warm = fields
             .confirmed
-            .map(|reproduced| Attempt::WarmExecutor { reproduced, result: fields.warm_attempt })
-            .into_iter()
-            .collect())
+            .map(|reproduced| Attempt::WarmExecutor { reproduced, result: fields.warm_attempt });
+        let fallback = fields.fallback.map(|f| Attempt::Fallback { from: f.from, failure: f.engine_failure });
+        Ok(warm.into_iter().chain(fallback).collect())
     }
 }
 

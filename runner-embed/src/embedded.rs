@@ -267,9 +267,20 @@ struct ExecutorRun<'a> {
     ex: &'a mut Executor,
     warm: bool,
     reusable: bool,
-    /// The executor said its own code failed: an engine failure, not the program's result.
-    failed: Option<String>,
+    /// The program's token: the executor's replies carry it.
+    token: u64,
+    /// The engine, not the program, ended this run (the executor's own code failed, or the program
+    /// broke the executor's channel): the run has no result of the program's own.
+    failed: Option<EngineError>,
 }
+
+/// How long an executor whose socket closed may take to end before the close counts as the
+/// program's doing: the kernel closes a dying process's descriptors just before it reports the end.
+const EOF_GRACE: Duration = Duration::from_secs(2);
+
+/// The exit status of an executor that found its socket gone after the program (worker/executor.rs,
+/// `ExitCode::ChannelLost`). A program may exit with it too; then the fallback gives it its result.
+const CHANNEL_LOST: i32 = 74;
 
 impl Executor {
     /// How many programs this executor has run.
@@ -295,15 +306,21 @@ impl Executor {
     fn run(&mut self, spec: &ProgramSpec, limits: Limits, last: bool) -> Result<Outcome, EngineError> {
         let (out_r, out_w) = unix::pipe().map_err(EngineError::Supervise)?;
         let (err_r, err_w) = unix::pipe().map_err(EngineError::Supervise)?;
-        let msg =
-            RunProgram { path: spec.path.clone(), args: spec.args.clone(), env: spec.env.clone(), last };
+        let token = rand::random::<u64>() | 1;
+        let msg = RunProgram {
+            token,
+            path: spec.path.clone(),
+            args: spec.args.clone(),
+            env: spec.env.clone(),
+            last,
+        };
         let start = Instant::now();
         protocol::send(self.sock.as_fd(), &msg, &[out_w.as_raw_fd(), err_w.as_raw_fd()])
             .map_err(EngineError::Worker)?;
         drop((out_w, err_w));
         self.programs += 1;
         self.program_time = None;
-        let mut unit = ExecutorRun { ex: self, warm: !last, reusable: false, failed: None };
+        let mut unit = ExecutorRun { ex: self, warm: !last, reusable: false, token, failed: None };
         let outcome = supervise(&mut unit, out_r, err_r, limits, start).map_err(EngineError::Supervise)?;
         let (reusable, failed) = (unit.reusable, unit.failed.take());
         if !reusable {
@@ -312,16 +329,33 @@ impl Executor {
             self.retire();
         }
         match failed {
-            Some(message) => Err(EngineError::ExecutorFailed(message)),
+            Some(error) => Err(error),
             None => Ok(outcome),
         }
+    }
+
+    /// Kills the executor itself and its process group: a program that moved the executor into
+    /// another group (os.setpgid) is still the executor.
+    fn kill(&self) {
+        unix::kill_group(self.pid as u32);
+        let _ =
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+    }
+
+    /// Whether the executor's process has ended, or ends within `grace`.
+    fn ends_within(&self, grace: Duration) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let Some(pidfd) = &self.pidfd else { return true };
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(grace).unwrap_or(PollTimeout::MAX);
+        poll(&mut fds, timeout).is_ok_and(|n| n > 0)
     }
 
     /// Kills the executor's process group (the executor, if it still lives, and its program's
     /// leftovers) and reaps the executor's status.
     fn retire(&mut self) {
         if self.group_tracked {
-            unix::kill_group(self.pid as u32);
+            self.kill();
             unix::untrack_group(self.pid as u32);
             self.group_tracked = false;
         }
@@ -387,18 +421,43 @@ impl Watched for ExecutorRun<'_> {
         // program forked.
         let msg = protocol::try_recv::<FromExecutor>(self.ex.sock.as_fd());
         match msg {
+            // Written by the program (it can write to every descriptor it has), not by the executor.
+            Ok(Some((reply, _))) if reply.token() != self.token => {
+                return Ok(Some(
+                    self.channel_broken("a message the executor did not send came on its socket"),
+                ));
+            }
             Ok(Some((FromExecutor::Done(done), _))) => {
                 self.done(&done);
                 return Ok(Some(done.returncode));
             }
-            Ok(Some((FromExecutor::Failed { message }, _))) => {
+            Ok(Some((FromExecutor::Failed { message, .. }, _))) => {
                 if debug_enabled() {
                     eprintln!("runner: debug: executor {} failed: {message}", self.ex.pid);
                 }
-                self.failed = Some(message);
+                self.failed = Some(EngineError::ExecutorFailed(message));
                 // Its exit status is the executor's own, not the program's.
                 self.ex.death();
                 return Ok(Some(-libc::SIGKILL));
+            }
+            // Every copy of the executor's end is closed: it died, or its program closed the socket
+            // (or put another file in its place) and goes on, or has just ended and the executor,
+            // without its socket, exits with ChannelLost.
+            Ok(None) => {
+                if !self.ex.ends_within(EOF_GRACE) {
+                    return Ok(Some(
+                        self.channel_broken("the program closed or replaced the executor's socket"),
+                    ));
+                }
+                let code = self.ex.death();
+                if code == CHANNEL_LOST {
+                    self.failed =
+                        Some(EngineError::Channel("the program closed the executor's socket".into()));
+                }
+                return Ok(Some(code));
+            }
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error().is_none() => {
+                return Ok(Some(self.channel_broken("an unreadable message came on the executor's socket")));
             }
             _ => {}
         }
@@ -416,13 +475,28 @@ impl Watched for ExecutorRun<'_> {
     }
 
     fn kill(&mut self) {
-        unix::kill_group(self.ex.pid as u32);
+        self.ex.kill();
     }
 
     fn kill_leftovers(&mut self) {
         // The leftovers share the executor's process group; the executor goes with them.
         self.reusable = false;
         self.ex.retire();
+    }
+}
+
+impl ExecutorRun<'_> {
+    /// The program broke the channel between the executor and the supervisor: nothing the executor
+    /// says can be trusted any more, so it goes, with everything its program started, and the run is
+    /// an engine failure (the engine then runs the program as `python /abs/prog.py`).
+    fn channel_broken(&mut self, what: &str) -> i32 {
+        if debug_enabled() {
+            eprintln!("runner: debug: executor {}: {what}", self.ex.pid);
+        }
+        self.failed = Some(EngineError::Channel(what.to_string()));
+        self.reusable = false;
+        self.ex.retire();
+        -libc::SIGKILL
     }
 }
 
@@ -472,8 +546,34 @@ impl EmbeddedEngine {
         }
     }
 
-    /// Runs one program and returns what it did.
+    /// Runs one program and returns what it did. When the engine cannot give the program a result of
+    /// its own (runner's code in the executor failed, the program broke the executor's channel), the
+    /// program runs again as `python /abs/prog.py`, and that is its result (`Attempt::Fallback`).
     pub fn run(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
+        match self.run_embedded(spec) {
+            Err(error @ (EngineError::ExecutorFailed(_) | EngineError::Channel(_))) => {
+                self.fallback(spec, error)
+            }
+            other => other,
+        }
+    }
+
+    /// The subprocess fallback: `python /abs/prog.py` gives the program its result.
+    fn fallback(&mut self, spec: &ProgramSpec, error: EngineError) -> Result<RunResult, EngineError> {
+        let failure = error.failure();
+        if debug_enabled() {
+            eprintln!(
+                "runner: debug: {}: the embedded engine gave no result ({failure}); running it as python {}",
+                spec.path.display(),
+                spec.path.display()
+            );
+        }
+        let mut result = crate::SubprocessEngine::new(self.config.clone()).run(spec)?;
+        result.attempts.push(Attempt::Fallback { from: self.config.mode, failure });
+        Ok(result)
+    }
+
+    fn run_embedded(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
         let limits = self.limits(spec);
         match self.config.mode {
             Mode::Fork => {

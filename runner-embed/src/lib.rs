@@ -67,6 +67,10 @@ pub enum EngineError {
     /// The executor's own code failed around the program (its words, a traceback of runner's code).
     #[error("the executor failed: {0}")]
     ExecutorFailed(String),
+    /// The program broke the executor's channel to the supervisor (closed or replaced its socket,
+    /// wrote on it), so nothing the executor says can be trusted.
+    #[error("{0}")]
+    Channel(String),
 }
 
 impl EngineError {
@@ -87,6 +91,7 @@ impl EngineError {
             EngineError::ZygoteDied => EngineFailureKind::ZygoteDied,
             EngineError::ForkFailed(_) => EngineFailureKind::ForkFailed,
             EngineError::ExecutorFailed(_) => EngineFailureKind::ExecutorFailed,
+            EngineError::Channel(_) => EngineFailureKind::Channel,
         };
         let message = match self {
             EngineError::ExecutorFailed(message) => message.clone(),

@@ -64,6 +64,10 @@ pub enum ToZygote {
 /// Supervisor to executor: run one program. The program's stdout and stderr pipes travel with it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunProgram {
+    /// A random number for this program alone, which the executor's reply carries: a message on the
+    /// executor's socket without it was written by something else (the program itself, which can
+    /// write to every descriptor it has).
+    pub token: u64,
     /// Absolute path of the program.
     pub path: PathBuf,
     /// `sys.argv[1:]`.
@@ -82,14 +86,28 @@ pub enum FromExecutor {
     /// The executor's own code failed around the program; it exits after this. Not the program's
     /// result: the supervisor reports an engine failure.
     Failed {
+        /// The program's [`RunProgram::token`] (0 before any program arrived).
+        token: u64,
         /// What failed, with the traceback of runner's code when there is one.
         message: String,
     },
 }
 
+impl FromExecutor {
+    /// The token of the program the message is about.
+    pub fn token(&self) -> u64 {
+        match self {
+            FromExecutor::Done(done) => done.token,
+            FromExecutor::Failed { token, .. } => *token,
+        }
+    }
+}
+
 /// How a program ended, as the executor saw it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProgramDone {
+    /// The program's [`RunProgram::token`].
+    pub token: u64,
     /// The program's returncode, as python would have exited.
     pub returncode: i32,
     /// Whether the executor restored its state and can run another program.
@@ -125,6 +143,8 @@ pub enum RetireReason {
     },
     /// The program left `gc.DEBUG_SAVEALL` on: only python's shutdown decides what is finalized.
     GcSaveAll,
+    /// The program moved the executor's socket to another descriptor (which it could write on later).
+    ChannelMoved,
     /// An entry of the warm-state registry could not put its state back.
     State {
         /// The entry's name (`warm_state.py`'s `REGISTRY`, docs/architecture.md).
@@ -151,6 +171,7 @@ impl std::fmt::Display for RetireReason {
             RetireReason::GcSaveAll => f.write_str(
                 "the program left gc.DEBUG_SAVEALL on: python's shutdown decides what is finalized",
             ),
+            RetireReason::ChannelMoved => f.write_str("the program moved the executor's socket"),
             RetireReason::State { entry, message } => write!(f, "{message} [{entry}]"),
         }
     }
@@ -238,7 +259,8 @@ mod tests {
     fn messages_and_their_descriptors_cross_a_socket_pair_whole() {
         let (a, b) = pair().unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
-        let run = RunProgram { path: "/p.py".into(), args: vec!["x".into()], env: vec![], last: false };
+        let run =
+            RunProgram { token: 7, path: "/p.py".into(), args: vec!["x".into()], env: vec![], last: false };
         send(a.as_fd(), &run, &[w.as_raw_fd()]).unwrap();
         drop(w);
         let (got, fds) = recv::<RunProgram>(b.as_fd()).unwrap().expect("a message");
@@ -253,16 +275,25 @@ mod tests {
     #[test]
     fn an_executor_failure_is_its_own_message_not_a_program_result() {
         let (a, b) = pair().unwrap();
-        let done =
-            ProgramDone { returncode: 3, reusable: true, reason: None, program_time: 0.5, timings: None };
+        let done = ProgramDone {
+            token: 9,
+            returncode: 3,
+            reusable: true,
+            reason: None,
+            program_time: 0.5,
+            timings: None,
+        };
         send(a.as_fd(), &FromExecutor::Done(done), &[]).unwrap();
-        send(a.as_fd(), &FromExecutor::Failed { message: "boom".into() }, &[]).unwrap();
+        send(a.as_fd(), &FromExecutor::Failed { token: 9, message: "boom".into() }, &[]).unwrap();
         match recv::<FromExecutor>(b.as_fd()).unwrap() {
-            Some((FromExecutor::Done(d), _)) => assert_eq!((d.returncode, d.reusable), (3, true)),
+            Some((FromExecutor::Done(d), _)) => assert_eq!((d.token, d.returncode, d.reusable), (9, 3, true)),
             other => panic!("expected Done, got {other:?}"),
         }
         match recv::<FromExecutor>(b.as_fd()).unwrap() {
-            Some((FromExecutor::Failed { message }, _)) => assert_eq!(message, "boom"),
+            Some((f @ FromExecutor::Failed { .. }, _)) => {
+                assert_eq!(f.token(), 9);
+                assert!(matches!(f, FromExecutor::Failed { message, .. } if message == "boom"));
+            }
             other => panic!("expected Failed, got {other:?}"),
         }
         assert!(

@@ -6,7 +6,8 @@
 //! What it tells the supervisor is typed ([`FromExecutor`]): how each program ended, or that its own
 //! code failed, which the supervisor reports as an engine failure, never as the program's returncode.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use nix::unistd::{getpid, setpgid, Pid};
@@ -28,6 +29,65 @@ pub(crate) enum ExitCode {
     OsError = 71,
     /// A message from the supervisor was not what the protocol says (EX_PROTOCOL).
     Protocol = 76,
+    /// The socket to the supervisor is gone: the program closed or replaced it (EX_IOERR).
+    ChannelLost = 74,
+}
+
+/// The token of the program the executor runs (protocol::RunProgram::token), which every reply
+/// carries.
+static TOKEN: AtomicU64 = AtomicU64::new(0);
+
+/// The executor's socket to the supervisor, and what it is (device and inode): a program can close
+/// its descriptor, or put another file in its place, and the executor must not then talk to whatever
+/// is there.
+struct Channel {
+    sock: OwnedFd,
+    identity: (u64, u64),
+}
+
+impl Channel {
+    fn new(sock: OwnedFd) -> std::io::Result<Channel> {
+        let identity = identity(sock.as_fd())?;
+        Ok(Channel { sock, identity })
+    }
+
+    /// The socket, if the descriptor still is it.
+    fn intact(&self) -> Option<BorrowedFd<'_>> {
+        (identity(self.sock.as_fd()).ok() == Some(self.identity)).then(|| self.sock.as_fd())
+    }
+
+    /// Sends `msg` on the socket: through its own descriptor while that still is the socket, else
+    /// through a copy of it that the program made (found by identity), else not at all.
+    fn send(&self, msg: &FromExecutor) -> std::io::Result<()> {
+        if let Some(sock) = self.intact() {
+            return protocol::send(sock, msg, &[]);
+        }
+        let copy = std::fs::read_dir("/proc/self/fd")?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            // SAFETY: only used while this function runs, and only if it is the socket.
+            .map(|fd| unsafe { BorrowedFd::borrow_raw(fd) })
+            .find(|fd| identity(*fd).ok() == Some(self.identity));
+        match copy {
+            Some(fd) => protocol::send(fd, msg, &[]),
+            None => Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "the socket is gone")),
+        }
+    }
+}
+
+fn identity(fd: BorrowedFd<'_>) -> std::io::Result<(u64, u64)> {
+    let st = nix::sys::stat::fstat(fd)?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Points `slots` at /dev/null (stdin before a program, fds 1 and 2 after it). Opened each time, not
+/// kept: a program could close a kept descriptor.
+fn devnull_onto(slots: &[i32]) {
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        for slot in slots {
+            let _ = unix::dup2_raw(null.as_raw_fd(), *slot);
+        }
+    }
 }
 
 /// Why the executor cannot go on; sent to the supervisor, then the executor exits with `code`.
@@ -98,8 +158,7 @@ struct Executor<'py> {
     py: Python<'py>,
     /// executor.py.
     module: Bound<'py, PyModule>,
-    sock: OwnedFd,
-    devnull: OwnedFd,
+    channel: Channel,
     /// The executor's pid: a program's forked child that returns into the executor is not it.
     pid: Pid,
 }
@@ -116,29 +175,38 @@ pub(super) fn main(py: Python<'_>, sock: OwnedFd, modules: &super::zygote::Modul
     }
     let executor = match start(py, sock, modules) {
         Ok(executor) => executor,
-        Err((sock, failure)) => fail(sock.as_ref().map(|s| s.as_fd()), failure),
+        Err((channel, failure)) => fail(channel.as_ref(), failure),
     };
     loop {
-        let received = py.detach(|| protocol::recv::<RunProgram>(executor.sock.as_fd()));
+        let Some(sock) = executor.channel.intact() else { exit_now(ExitCode::ChannelLost as i32) };
+        let received = py.detach(|| protocol::recv::<RunProgram>(sock));
         let (run, fds) = match received {
             Ok(Some(msg)) => msg,
             Ok(None) => exit_now(0),
             Err(e) => fail(
-                Some(executor.sock.as_fd()),
+                Some(&executor.channel),
                 Failure::new(ExitCode::Protocol, format!("cannot read the next program: {e}")),
             ),
         };
+        TOKEN.store(run.token, Ordering::Relaxed);
         match executor.run_one(run, fds) {
-            Ok(done) => {
+            Ok(mut done) => {
+                if done.reusable && executor.channel.intact().is_none() {
+                    // The program moved the socket to another descriptor: it could write on it in the
+                    // next program's time, so this executor takes no other program.
+                    done.reusable = false;
+                    done.reason = Some(RetireReason::ChannelMoved);
+                }
                 let reusable = done.reusable;
-                let sent = protocol::send(executor.sock.as_fd(), &FromExecutor::Done(done), &[]);
-                if sent.is_err() || !reusable {
-                    exit_now(0);
+                match executor.channel.send(&FromExecutor::Done(done)) {
+                    Ok(()) if reusable => {}
+                    Ok(()) => exit_now(0),
+                    Err(_) => exit_now(ExitCode::ChannelLost as i32),
                 }
             }
             Err(failure) => {
-                let sock = (getpid() == executor.pid).then(|| executor.sock.as_fd());
-                fail(sock, failure)
+                let channel = (getpid() == executor.pid).then_some(&executor.channel);
+                fail(channel, failure)
             }
         }
     }
@@ -150,27 +218,19 @@ fn start<'py>(
     py: Python<'py>,
     sock: OwnedFd,
     modules: &super::zygote::Modules,
-) -> Result<Executor<'py>, (Option<OwnedFd>, Failure)> {
-    let devnull = match std::fs::File::open("/dev/null") {
-        Ok(f) => OwnedFd::from(f),
-        Err(e) => return Err((Some(sock), Failure::new(ExitCode::OsError, format!("open /dev/null: {e}")))),
-    };
-    let _ = unix::dup2_raw(devnull.as_raw_fd(), 0);
-    // The executor's own descriptors move out of the way: a program's first open() gets fd 3, as in a
+) -> Result<Executor<'py>, (Option<Channel>, Failure)> {
+    devnull_onto(&[0]);
+    // The executor's own descriptor moves out of the way: a program's first open() gets fd 3, as in a
     // fresh python.
-    let sock = match unix::move_high(sock) {
-        Ok(s) => s,
+    let channel = match unix::move_high(sock).and_then(Channel::new) {
+        Ok(c) => c,
         Err(e) => return Err((None, Failure::new(ExitCode::OsError, format!("move its socket: {e}")))),
     };
-    let devnull = match unix::move_high(devnull) {
-        Ok(d) => d,
-        Err(e) => return Err((Some(sock), Failure::new(ExitCode::OsError, format!("move /dev/null: {e}")))),
-    };
     if let Err(e) = modules.state.bind(py).call_method0("executor_started") {
-        return Err((Some(sock), Failure::new(ExitCode::Software, describe(py, e))));
+        return Err((Some(channel), Failure::new(ExitCode::Software, describe(py, e))));
     }
     let module = modules.executor.bind(py).clone();
-    Ok(Executor { py, module, sock, devnull, pid: getpid() })
+    Ok(Executor { py, module, channel, pid: getpid() })
 }
 
 impl Executor<'_> {
@@ -186,7 +246,7 @@ impl Executor<'_> {
         // out of the way before placing them. stdin is /dev/null for every program.
         let moved = |fd| unix::move_high(fd).map_err(|e| Failure::new(ExitCode::OsError, format!("{e}")));
         let (out, err) = (moved(out)?, moved(err)?);
-        let _ = unix::dup2_raw(self.devnull.as_raw_fd(), 0);
+        devnull_onto(&[0]);
         let _ = unix::dup2_raw(out.as_raw_fd(), 1);
         let _ = unix::dup2_raw(err.as_raw_fd(), 2);
         drop((out, err));
@@ -205,7 +265,7 @@ impl Executor<'_> {
         self.release_output();
         let Finished { code, reusable, reason, .. } = finished;
         let timings = self.module.call_method0("debug_timings").and_then(|t| t.extract()).unwrap_or(None);
-        Ok(ProgramDone { returncode: code, reusable, reason, program_time, timings })
+        Ok(ProgramDone { token: run_token(), returncode: code, reusable, reason, program_time, timings })
     }
 
     /// The program itself and the Python side of its end.
@@ -263,13 +323,14 @@ impl Executor<'_> {
             // address space takes a while), then say how it ended.
             self.release_output();
             let done = ProgramDone {
+                token: run_token(),
                 returncode: finished.code,
                 reusable: false,
                 reason: finished.reason,
                 program_time,
                 timings: None,
             };
-            let _ = protocol::send(self.sock.as_fd(), &FromExecutor::Done(done), &[]);
+            let _ = self.channel.send(&FromExecutor::Done(done));
         }
         if finished.keyboard_interrupt {
             // exit_sigint() in main.c: die by SIGINT so the parent sees the signal.
@@ -284,8 +345,7 @@ impl Executor<'_> {
 
     /// Points fds 1 and 2 at /dev/null, so the supervisor sees the end of the program's output.
     fn release_output(&self) {
-        let _ = unix::dup2_raw(self.devnull.as_raw_fd(), 1);
-        let _ = unix::dup2_raw(self.devnull.as_raw_fd(), 2);
+        devnull_onto(&[1, 2]);
     }
 }
 
@@ -295,10 +355,15 @@ fn describe(py: Python<'_>, e: PyErr) -> String {
     format!("{tb}{e}")
 }
 
-/// Tells the supervisor (when `sock` is there) why the executor cannot go on, then exits.
-fn fail(sock: Option<std::os::fd::BorrowedFd<'_>>, failure: Failure) -> ! {
-    if let Some(sock) = sock {
-        let _ = protocol::send(sock, &FromExecutor::Failed { message: failure.message }, &[]);
+/// The token of the program being run.
+fn run_token() -> u64 {
+    TOKEN.load(Ordering::Relaxed)
+}
+
+/// Tells the supervisor (when the channel is there) why the executor cannot go on, then exits.
+fn fail(channel: Option<&Channel>, failure: Failure) -> ! {
+    if let Some(channel) = channel {
+        let _ = channel.send(&FromExecutor::Failed { token: run_token(), message: failure.message });
     }
     exit_now(failure.code as i32)
 }
