@@ -21,10 +21,15 @@ use error::CliError;
 use runner_core::Purpose;
 
 fn main() {
-    // A worker process is this same binary; it must not go through clap.
-    if std::env::args_os().nth(1).is_some_and(|a| a == runner_embed::worker::WORKER_SUBCOMMAND) {
-        runner_embed::worker::main();
+    // A worker process, and a nanny of the subprocess engine, are this same binary; they must not go
+    // through clap.
+    match std::env::args_os().nth(1) {
+        Some(a) if a == runner_embed::worker::WORKER_SUBCOMMAND => runner_embed::worker::main(),
+        Some(a) if a == runner_embed::nanny::NANNY_SUBCOMMAND => runner_embed::nanny::main(),
+        _ => {}
     }
+    // Before anything installs a handler (Ctrl-C): what programs must start with.
+    runner_embed::record_inherited_signals();
     let code = match cli::parse() {
         Ok(cli) => match execute(cli.command) {
             Ok(code) => code,

@@ -22,6 +22,8 @@ pub enum EngineFailureKind {
     /// The program broke the channel between its executor and runner: it closed or replaced the
     /// executor's socket, or wrote on it.
     Channel,
+    /// The program killed its executor's parent, and the executor died with it.
+    ParentKilled,
     /// Supervising the program failed (poll, read, wait).
     Supervise,
 }
@@ -36,6 +38,7 @@ impl EngineFailureKind {
             EngineFailureKind::ExecutorFailed => "executor_failed",
             EngineFailureKind::Protocol => "protocol",
             EngineFailureKind::Channel => "channel",
+            EngineFailureKind::ParentKilled => "parent_killed",
             EngineFailureKind::Supervise => "supervise",
         }
     }

@@ -55,11 +55,20 @@ pub fn probe(python: &Path) -> Result<PythonFacts, EngineError> {
     }
 }
 
-type ForkReply = Result<(i32, OwnedFd, Receiver<i32>), String>;
+/// How an executor ended, as the zygote reports it.
+#[derive(Clone, Copy, Debug)]
+struct Exit {
+    /// The raw wait status.
+    status: i32,
+    /// Its parent (its nanny) was killed first, and took the executor with it.
+    parent_killed: bool,
+}
+
+type ForkReply = Result<(i32, OwnedFd, Receiver<Exit>), String>;
 
 struct Routes {
     forks: HashMap<u64, Sender<ForkReply>>,
-    exits: HashMap<i32, Sender<i32>>,
+    exits: HashMap<i32, Sender<Exit>>,
     floors: HashMap<u64, Sender<f64>>,
 }
 
@@ -85,6 +94,7 @@ impl Zygote {
         unsafe {
             cmd.pre_exec(move || {
                 unix::dup2_raw(theirs_raw, WORKER_FD)?;
+                unix::restore_inherited_signals()?;
                 unix::die_with_parent()
             });
         }
@@ -190,6 +200,7 @@ impl PendingFork {
                     sock,
                     pidfd,
                     exit,
+                    parent_killed: false,
                     programs: 0,
                     alive: true,
                     group_tracked: true,
@@ -229,9 +240,9 @@ fn read_zygote(sock: OwnedFd, routes: Arc<Mutex<Routes>>) {
                     let _ = tx.send(Err(message));
                 }
             }
-            FromZygote::Exited { pid, status } => {
+            FromZygote::Exited { pid, status, parent_killed } => {
                 if let Some(tx) = r.exits.remove(&pid) {
-                    let _ = tx.send(status);
+                    let _ = tx.send(Exit { status, parent_killed });
                 }
             }
             FromZygote::ForkedAndReaped { token, seconds } => {
@@ -254,7 +265,9 @@ pub struct Executor {
     pid: i32,
     sock: OwnedFd,
     pidfd: Option<OwnedFd>,
-    exit: Receiver<i32>,
+    exit: Receiver<Exit>,
+    /// The zygote said the executor died because its parent was killed (by its program).
+    parent_killed: bool,
     programs: u32,
     alive: bool,
     /// The executor's process group may still have members to kill.
@@ -297,7 +310,10 @@ impl Executor {
     fn death(&mut self) -> i32 {
         self.alive = false;
         match self.exit.recv_timeout(Duration::from_secs(30)) {
-            Ok(status) => ExitStatus::from_wait_status(status).returncode(),
+            Ok(exit) => {
+                self.parent_killed = exit.parent_killed;
+                ExitStatus::from_wait_status(exit.status).returncode()
+            }
             Err(_) => -libc::SIGKILL,
         }
     }
@@ -449,8 +465,8 @@ impl Watched for ExecutorRun<'_> {
                         self.channel_broken("the program closed or replaced the executor's socket"),
                     ));
                 }
-                let code = self.ex.death();
-                if code == CHANNEL_LOST {
+                let code = self.died();
+                if code == CHANNEL_LOST && self.failed.is_none() {
                     self.failed =
                         Some(EngineError::Channel("the program closed the executor's socket".into()));
                 }
@@ -471,7 +487,7 @@ impl Watched for ExecutorRun<'_> {
         } else if pidfd_readable == Some(false) {
             return Ok(None);
         }
-        Ok(Some(self.ex.death()))
+        Ok(Some(self.died()))
     }
 
     fn kill(&mut self) {
@@ -486,6 +502,20 @@ impl Watched for ExecutorRun<'_> {
 }
 
 impl ExecutorRun<'_> {
+    /// The executor is gone without a word: its exit status is the program's, unless the zygote says
+    /// its parent was killed first (by the program: `os.kill(os.getppid(), SIGKILL)`), which is an
+    /// engine failure (the engine then runs the program as `python /abs/prog.py`).
+    fn died(&mut self) -> i32 {
+        let code = self.ex.death();
+        if self.ex.parent_killed {
+            if debug_enabled() {
+                eprintln!("runner: debug: executor {}: its parent was killed", self.ex.pid);
+            }
+            self.failed = Some(EngineError::ParentKilled);
+        }
+        code
+    }
+
     /// The program broke the channel between the executor and the supervisor: nothing the executor
     /// says can be trusted any more, so it goes, with everything its program started, and the run is
     /// an engine failure (the engine then runs the program as `python /abs/prog.py`).
@@ -551,9 +581,10 @@ impl EmbeddedEngine {
     /// program runs again as `python /abs/prog.py`, and that is its result (`Attempt::Fallback`).
     pub fn run(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
         match self.run_embedded(spec) {
-            Err(error @ (EngineError::ExecutorFailed(_) | EngineError::Channel(_))) => {
-                self.fallback(spec, error)
-            }
+            Err(
+                error
+                @ (EngineError::ExecutorFailed(_) | EngineError::Channel(_) | EngineError::ParentKilled),
+            ) => self.fallback(spec, error),
             other => other,
         }
     }

@@ -315,14 +315,20 @@ def _run_threading_atexits(module):
     if not own:
         return
     main = namespace.get("_main_thread")
+    locks = namespace.get("_shutdown_locks")
     namespace["_threading_atexits"] = own
     namespace["_main_thread"] = _NotMainThread
+    # Nothing is to be joined: the main thread and the library threads that stay go on.
+    if locks is not None:
+        namespace["_shutdown_locks"] = set()
     try:
         _traced(_call_shutdown, (module,), None)
     finally:
         namespace["_main_thread"] = main
         namespace["_threading_atexits"] = hooks
         namespace["_SHUTTING_DOWN"] = False
+        if locks is not None:
+            namespace["_shutdown_locks"] = locks
     # The list keeps the hooks (and what they refer to, maybe __main__) until the restore, as python's
     # keeps them to the end.
 

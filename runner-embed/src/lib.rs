@@ -7,6 +7,7 @@
 
 mod embedded;
 mod interp;
+pub mod nanny;
 mod protocol;
 mod state;
 mod supervise;
@@ -18,6 +19,13 @@ pub mod dispatcher;
 /// emergency stop of a second Ctrl-C.
 pub fn kill_everything() {
     unix::kill_tracked_groups();
+}
+
+/// Records the signal dispositions the runner was started with, so that programs start with them
+/// (a signal its parent left ignored, as `nohup` does, stays ignored). Call first thing in `main`,
+/// before anything installs a handler.
+pub fn record_inherited_signals() {
+    unix::record_inherited_signals();
 }
 
 pub mod subprocess;
@@ -71,6 +79,10 @@ pub enum EngineError {
     /// wrote on it), so nothing the executor says can be trusted.
     #[error("{0}")]
     Channel(String),
+    /// The program killed its executor's parent (`os.kill(os.getppid(), SIGKILL)`), and the executor
+    /// died with it.
+    #[error("the program killed its executor's parent")]
+    ParentKilled,
 }
 
 impl EngineError {
@@ -92,6 +104,7 @@ impl EngineError {
             EngineError::ForkFailed(_) => EngineFailureKind::ForkFailed,
             EngineError::ExecutorFailed(_) => EngineFailureKind::ExecutorFailed,
             EngineError::Channel(_) => EngineFailureKind::Channel,
+            EngineError::ParentKilled => EngineFailureKind::ParentKilled,
         };
         let message = match self {
             EngineError::ExecutorFailed(message) => message.clone(),

@@ -47,7 +47,14 @@ pub enum FromZygote {
     /// Forking failed.
     ForkFailed { token: u64, message: String },
     /// An executor ended with this raw wait status.
-    Exited { pid: i32, status: i32 },
+    Exited {
+        pid: i32,
+        status: i32,
+        /// Its parent (its nanny) was killed first, and the executor with it: the status is not the
+        /// program's doing but its parent's end (a program that killed its parent).
+        #[serde(default)]
+        parent_killed: bool,
+    },
     /// A bare fork, exit and wait took this long (the floor of fork mode).
     ForkedAndReaped { token: u64, seconds: f64 },
 }

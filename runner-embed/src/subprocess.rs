@@ -2,17 +2,25 @@
 //! ProgramRunner does. It is the reference every embedded mode is compared with, and the fallback where
 //! embedding cannot serve.
 //!
-//! The child gets stdin from /dev/null, the runner's cwd and environment plus the spec's variables, and
-//! its own process group, so a timeout or a pipe leak can kill everything it started.
+//! python gets stdin from /dev/null, the runner's cwd and environment plus the spec's variables, and
+//! its own process group, so a timeout or a pipe leak can kill everything it started. Its parent is a
+//! nanny ([`crate::nanny`]), not the runner: what a program does to its parent does not reach the
+//! runner, and the nanny reports python's pid and exit status (or, if the program killed the nanny,
+//! the runner, a child subreaper, adopts python and reads its status itself).
 
+use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use runner_core::exit::ExitStatus;
 use runner_core::{Mode, ProgramSpec, RunConfig, RunResult};
 
+use crate::nanny::{self, Report};
 use crate::supervise::{supervise, Limits, Watched};
 use crate::{unix, EngineError};
 
@@ -22,30 +30,96 @@ pub struct SubprocessEngine {
     config: RunConfig,
 }
 
-struct ChildUnit {
-    child: Child,
+/// python under its nanny, as the supervision loop watches it.
+struct NannyUnit {
+    nanny: Child,
+    python: i32,
     pidfd: OwnedFd,
+    /// The nanny's report (non-blocking); `None` once it has ended.
+    report: Option<OwnedFd>,
 }
 
-impl Watched for ChildUnit {
+impl NannyUnit {
+    /// The next record of the report, if one is there; `Ok(None)` at its end (the nanny is gone).
+    fn next_report(&mut self) -> io::Result<Option<Option<Report>>> {
+        let Some(fd) = &self.report else { return Ok(None) };
+        let mut record = [0u8; 8];
+        match nix::unistd::read(fd.as_fd(), &mut record) {
+            Ok(8) => Ok(Some(Report::decode(record))),
+            // A record is written whole (8 bytes into a pipe are atomic); less is the end.
+            Ok(_) => {
+                self.report = None;
+                Ok(None)
+            }
+            Err(nix::errno::Errno::EAGAIN) => Ok(Some(None)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Watched for NannyUnit {
     fn exit_fds(&self) -> Vec<BorrowedFd<'_>> {
-        vec![self.pidfd.as_fd()]
+        let mut fds = vec![self.pidfd.as_fd()];
+        fds.extend(self.report.as_ref().map(|r| r.as_fd()));
+        fds
     }
 
     fn poll_exit(&mut self) -> io::Result<Option<i32>> {
-        Ok(self.child.try_wait()?.map(|status| match status.signal() {
-            Some(sig) => -sig,
-            None => status.code().unwrap_or(-1),
-        }))
+        loop {
+            match self.next_report()? {
+                Some(Some(Report::Status(status))) => {
+                    return Ok(Some(ExitStatus::from_wait_status(status).returncode()))
+                }
+                Some(Some(_)) => continue,
+                Some(None) => break,
+                None => {
+                    // The nanny is gone before python's end was reported: killed by the program. python,
+                    // if it lives on, is the runner's child now (a subreaper), and its status ours to read.
+                    if !readable(self.pidfd.as_fd()) {
+                        return Ok(None);
+                    }
+                    return match waitpid(
+                        Pid::from_raw(self.python),
+                        Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+                    ) {
+                        Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                            Ok(Some(ExitStatus::from_wait_status(unix::raw_wait_status(status)).returncode()))
+                        }
+                        // Reaped by the nanny just before it was killed: its status is lost with it.
+                        _ => Ok(Some(-libc::SIGKILL)),
+                    };
+                }
+            }
+        }
+        if readable(self.pidfd.as_fd()) {
+            // python has ended and its nanny has not said so yet: about to, or stopped by the program
+            // (SIGSTOP to its parent), which only a SIGCONT undoes.
+            if unix::is_stopped(self.nanny.id() as i32) {
+                let _ = nix::sys::signal::kill(
+                    Pid::from_raw(self.nanny.id() as i32),
+                    nix::sys::signal::Signal::SIGCONT,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(None)
     }
 
     fn kill(&mut self) {
-        unix::kill_group(self.child.id());
+        // python itself too: a program that moved to another process group is still python.
+        unix::kill_group(self.python as u32);
+        let _ = nix::sys::signal::kill(Pid::from_raw(self.python), nix::sys::signal::Signal::SIGKILL);
     }
 
     fn kill_leftovers(&mut self) {
-        unix::kill_group(self.child.id());
+        unix::kill_group(self.python as u32);
     }
+}
+
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
 }
 
 impl SubprocessEngine {
@@ -56,27 +130,49 @@ impl SubprocessEngine {
 
     /// Runs one program to completion and returns what it did.
     pub fn run(&self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
-        let mut cmd = Command::new(&self.config.python);
-        cmd.arg(&spec.path)
-            .args(&spec.args)
+        static SUBREAPER: std::sync::Once = std::sync::Once::new();
+        SUBREAPER.call_once(unix::become_subreaper);
+        let spawn_error = |source| EngineError::Spawn { python: self.config.python.clone(), source };
+        let exe = std::env::current_exe().map_err(spawn_error)?;
+        let (report, report_w) = unix::pipe().map_err(EngineError::Supervise)?;
+        let mut args: Vec<OsString> = vec![spec.path.as_os_str().to_owned()];
+        args.extend(spec.args.iter().map(OsString::from));
+        let mut cmd = Command::new(exe);
+        cmd.args(nanny::arguments(&self.config.python, &args))
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: die_with_parent only calls prctl, which is async-signal-safe.
+        let report_raw = report_w.as_raw_fd();
+        // SAFETY: only async-signal-safe calls between fork and exec: dup2 (which clears close-on-exec
+        // on the copy).
         unsafe {
-            cmd.pre_exec(unix::die_with_parent);
+            cmd.pre_exec(move || unix::dup2_raw(report_raw, nanny::REPORT_FD));
         }
         let start = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .map_err(|source| EngineError::Spawn { python: self.config.python.clone(), source })?;
+        let mut child = spawn_retrying(&mut cmd).map_err(spawn_error)?;
+        drop(report_w);
         let stdout: OwnedFd = child.stdout.take().expect("piped stdout").into();
         let stderr: OwnedFd = child.stderr.take().expect("piped stderr").into();
-        unix::track_group(child.id());
-        let pidfd = unix::pidfd_open(child.id()).map_err(EngineError::Supervise)?;
-        let mut unit = ChildUnit { child, pidfd };
+        let mut first = [0u8; 8];
+        let python =
+            match nanny::read_exact(report.as_fd(), &mut first).then(|| Report::decode(first)).flatten() {
+                Some(Report::Pid(pid)) => pid,
+                Some(Report::ExecFailed(errno)) => {
+                    let _ = child.wait();
+                    return Err(spawn_error(io::Error::from_raw_os_error(errno)));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(spawn_error(io::Error::other("the nanny that starts python died")));
+                }
+            };
+        unix::track_group(python as u32);
+        unix::set_nonblocking(report.as_fd()).map_err(EngineError::Supervise)?;
+        let pidfd = unix::pidfd_open(python as u32).map_err(EngineError::Supervise)?;
+        let mut unit = NannyUnit { nanny: child, python, pidfd, report: Some(report) };
         let limits = Limits {
             timeout: spec.timeout.or(self.config.timeout),
             max_output: self.config.max_output,
@@ -84,13 +180,42 @@ impl SubprocessEngine {
         };
         let outcome = supervise(&mut unit, stdout, stderr, limits, start);
         // Whatever happened, nothing the program started outlives its run.
-        unix::kill_group(unit.child.id());
-        unix::untrack_group(unit.child.id());
+        unit.kill();
+        unix::untrack_group(python as u32);
         let outcome = outcome.map_err(EngineError::Supervise)?;
-        if unit.child.try_wait().ok().flatten().is_none() {
-            let _ = unit.child.kill();
-            let _ = unit.child.wait();
-        }
+        retire_nanny(&mut unit.nanny);
         Ok(crate::result_from(spec, Mode::Subprocess, outcome))
+    }
+}
+
+/// Lets the nanny reap what is left and exit; one that does not within a moment is killed.
+fn retire_nanny(nanny: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if nanny.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = nanny.kill();
+    let _ = nanny.wait();
+}
+
+/// Spawns `cmd`, tried again while the process table or memory is full for a moment (EAGAIN, ENOMEM):
+/// a fork bomb next door must not cost a program its result. Gives up after about a minute.
+fn spawn_retrying(cmd: &mut Command) -> io::Result<Child> {
+    let mut pause = Duration::from_millis(5);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM))
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
     }
 }

@@ -44,6 +44,92 @@ pub fn die_with_parent() -> io::Result<()> {
     Ok(())
 }
 
+/// The signals this process's parent left ignored (as `nohup` leaves SIGHUP), recorded by
+/// [`record_inherited_signals`] before the runner installs handlers of its own: the processes it
+/// starts for programs start with them ignored too, as they would from that parent. (SIGPIPE is left
+/// out: the Rust runtime ignores it before anything can look, and python ignores it on its own.)
+static INHERITED_IGNORED: std::sync::OnceLock<Vec<i32>> = std::sync::OnceLock::new();
+
+/// Records which signals the runner was started with ignored; call first thing in `main`.
+pub fn record_inherited_signals() {
+    let mut ignored = Vec::new();
+    for sig in 1..libc::SIGRTMAX() {
+        if matches!(sig, libc::SIGKILL | libc::SIGSTOP | libc::SIGPIPE) {
+            continue;
+        }
+        // SAFETY: sigaction with a null new action only reads the current one into `old`.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: see above.
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } == 0
+            && old.sa_sigaction == libc::SIG_IGN
+        {
+            ignored.push(sig);
+        }
+    }
+    let _ = INHERITED_IGNORED.set(ignored);
+}
+
+/// The signals the runner's parent left ignored (none if never recorded).
+pub fn inherited_ignored() -> &'static [i32] {
+    INHERITED_IGNORED.get().map_or(&[], Vec::as_slice)
+}
+
+/// In a child between fork and exec: ignores again what the runner's parent left ignored (the
+/// runner's own handlers, for Ctrl-C, would otherwise reach the new program as default dispositions).
+/// Async-signal-safe.
+pub fn restore_inherited_signals() -> io::Result<()> {
+    for sig in inherited_ignored() {
+        // SAFETY: setting a disposition to SIG_IGN, between fork and exec.
+        unsafe { libc::signal(*sig, libc::SIG_IGN) };
+    }
+    Ok(())
+}
+
+/// The raw wait status (as `waitpid` gives it in C) of an ended process.
+pub fn raw_wait_status(status: nix::sys::wait::WaitStatus) -> i32 {
+    use nix::sys::wait::WaitStatus::*;
+    match status {
+        Exited(_, code) => (code & 0xff) << 8,
+        Signaled(_, sig, core) => sig as i32 | if core { 0x80 } else { 0 },
+        _ => 0,
+    }
+}
+
+/// Makes this process a child subreaper: what loses its parent below it becomes its child.
+pub fn become_subreaper() {
+    // SAFETY: prctl with plain integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// Whether process `pid` is stopped (SIGSTOP, SIGTSTP, ...), from `/proc/<pid>/stat`.
+pub fn is_stopped(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // The state follows the command name, which is in parentheses and may contain anything.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('T' | 't'))
+}
+
+/// Ignores every signal that can be ignored, but SIGCHLD (ignoring it would reap children
+/// unasked) and the synchronous faults: what a process that must outlive its child's signals does.
+pub fn ignore_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if matches!(
+            sig,
+            libc::SIGKILL
+                | libc::SIGSTOP
+                | libc::SIGCHLD
+                | libc::SIGSEGV
+                | libc::SIGBUS
+                | libc::SIGILL
+                | libc::SIGFPE
+        ) {
+            continue;
+        }
+        // SAFETY: setting a disposition to SIG_IGN; no handler runs.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+}
+
 /// `dup2(old, new)` on raw descriptor numbers (the fixed slots 0, 1, 2 and the worker's fd 3 are not
 /// owned values). Async-signal-safe.
 pub fn dup2_raw(old: i32, new: i32) -> io::Result<()> {

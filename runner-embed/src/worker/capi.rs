@@ -262,9 +262,11 @@ struct TracingFunctions {
 
 static TRACING_FUNCTIONS: std::sync::OnceLock<TracingFunctions> = std::sync::OnceLock::new();
 
+/// A program's trace and profile functions.
+type Tracing = (Option<Py<PyAny>>, Option<Py<PyAny>>);
+
 /// The program's trace and profile functions while they are kept aside (see [`suspend_tracing`]).
-static PROGRAM_TRACING: std::sync::Mutex<(Option<Py<PyAny>>, Option<Py<PyAny>>)> =
-    std::sync::Mutex::new((None, None));
+static PROGRAM_TRACING: std::sync::Mutex<Tracing> = std::sync::Mutex::new((None, None));
 
 /// Takes `sys`'s tracing functions; called once in the zygote.
 pub(super) fn init_tracing(py: Python<'_>) -> PyResult<()> {

@@ -165,12 +165,12 @@ struct Executor<'py> {
 
 /// An executor's life: run programs until told to stop, the supervisor goes, or the state cannot be
 /// restored. Never returns.
-pub(super) fn main(py: Python<'_>, sock: OwnedFd, modules: &super::zygote::Modules, zygote: Pid) -> ! {
+pub(super) fn main(py: Python<'_>, sock: OwnedFd, modules: &super::zygote::Modules, parent: Pid) -> ! {
     // Its own process group, so a timeout kills the executor and everything the program started; and
-    // it dies with the zygote.
+    // it dies with its parent, its nanny (which dies with the zygote).
     let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
     let _ = unix::die_with_parent();
-    if nix::unistd::getppid() != zygote {
+    if nix::unistd::getppid() != parent {
         exit_now(0);
     }
     let executor = match start(py, sock, modules) {

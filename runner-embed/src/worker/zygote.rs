@@ -119,42 +119,70 @@ fn phase_timer() -> impl FnMut() -> f64 {
     }
 }
 
+/// An executor's parent: a fork of the zygote that only waits for the executor and says how it
+/// ended. A program that signals its parent (`os.kill(os.getppid(), ...)`) reaches the nanny, which
+/// ignores every signal it can, instead of the zygote, which every executor needs; a SIGKILL or
+/// SIGSTOP reaches only this executor's nanny.
+struct Nanny {
+    /// The executor's pid.
+    executor: i32,
+    /// The read end of the nanny's report: the executor's pid, then its raw wait status.
+    report: OwnedFd,
+}
+
+/// How often the zygote looks for what has no descriptor to wake it: a stopped nanny, orphans to reap.
+const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The zygote's loop: fork executors on request, report their exits, stop when the supervisor goes.
 fn serve(sock: OwnedFd, modules: Modules) -> Result<(), Box<dyn std::error::Error>> {
-    let mut children: HashMap<i32, OwnedFd> = HashMap::new();
+    // Whatever loses its parent below the zygote (an executor whose nanny was killed, what a program
+    // left running) becomes the zygote's child, to be reaped here.
+    unix::become_subreaper();
+    let mut nannies: HashMap<i32, Nanny> = HashMap::new();
     loop {
-        let pids: Vec<i32> = children.keys().copied().collect();
-        let (sock_ready, exited) = {
+        let pids: Vec<i32> = nannies.keys().copied().collect();
+        let (sock_ready, reported) = {
             let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
-            fds.extend(pids.iter().map(|pid| PollFd::new(children[pid].as_fd(), PollFlags::POLLIN)));
-            match poll(&mut fds, PollTimeout::NONE) {
+            fds.extend(pids.iter().map(|pid| PollFd::new(nannies[pid].report.as_fd(), PollFlags::POLLIN)));
+            let timeout = PollTimeout::try_from(HOUSEKEEPING).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, timeout) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
             }
             let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
-            let exited: Vec<i32> =
+            let reported: Vec<i32> =
                 pids.iter().zip(&fds[1..]).filter(|(_, fd)| ready(fd)).map(|(pid, _)| *pid).collect();
-            (ready(&fds[0]), exited)
+            (ready(&fds[0]), reported)
         };
-        for pid in exited {
-            let status = loop {
-                match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL)) {
-                    Err(Errno::EINTR) => continue,
-                    Ok(status) => break raw_status(status),
-                    Err(_) => break 0,
+        for nanny in reported {
+            let Some(n) = nannies.remove(&nanny) else { continue };
+            let mut status = [0u8; 4];
+            let exited = match read_exact(n.report.as_fd(), &mut status) {
+                // The nanny saw the executor end.
+                true => FromZygote::Exited {
+                    pid: n.executor,
+                    status: i32::from_le_bytes(status),
+                    parent_killed: false,
+                },
+                // The nanny died first (killed: what else could end it?), and the executor with it.
+                false => {
+                    let _ =
+                        nix::sys::signal::kill(Pid::from_raw(n.executor), nix::sys::signal::Signal::SIGKILL);
+                    FromZygote::Exited { pid: n.executor, status: libc::SIGKILL, parent_killed: true }
                 }
             };
-            children.remove(&pid);
-            protocol::send(sock.as_fd(), &FromZygote::Exited { pid, status }, &[])?;
+            protocol::send(sock.as_fd(), &exited, &[])?;
         }
+        housekeeping(&nannies);
         if !sock_ready {
             continue;
         }
         match protocol::recv::<ToZygote>(sock.as_fd())? {
             None => {
                 // The supervisor is gone: nothing we started may outlive it.
-                for pid in children.keys() {
-                    unix::kill_group(*pid as u32);
+                for (nanny, n) in &nannies {
+                    unix::kill_group(n.executor as u32);
+                    unix::kill_group(*nanny as u32);
                 }
                 return Ok(());
             }
@@ -162,10 +190,10 @@ fn serve(sock: OwnedFd, modules: Modules) -> Result<(), Box<dyn std::error::Erro
                 let seconds = fork_and_reap()?;
                 protocol::send(sock.as_fd(), &FromZygote::ForkedAndReaped { token, seconds }, &[])?;
             }
-            Some((ToZygote::Fork { token }, _)) => match fork_executor(&sock, &children, &modules) {
-                Ok((pid, theirs)) => {
-                    let pidfd = unix::pidfd_open(pid as u32)?;
-                    children.insert(pid, pidfd);
+            Some((ToZygote::Fork { token }, _)) => match fork_executor(&sock, &nannies, &modules) {
+                Ok((nanny, n, theirs)) => {
+                    let pid = n.executor;
+                    nannies.insert(nanny, n);
                     protocol::send(sock.as_fd(), &FromZygote::Forked { token, pid }, &[theirs.as_raw_fd()])?;
                 }
                 Err(e) => protocol::send(
@@ -175,6 +203,58 @@ fn serve(sock: OwnedFd, modules: Modules) -> Result<(), Box<dyn std::error::Erro
                 )?,
             },
         }
+    }
+}
+
+/// What wakes nothing: orphans to reap (nannies that reported, executors whose nanny died, what
+/// programs left), and nannies that a program stopped (SIGSTOP, SIGTSTP to its parent), which are
+/// continued: a stopped nanny could not report its executor's end.
+fn housekeeping(nannies: &HashMap<i32, Nanny>) {
+    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+        if status == nix::sys::wait::WaitStatus::StillAlive {
+            break;
+        }
+    }
+    for nanny in nannies.keys() {
+        if unix::is_stopped(*nanny) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(*nanny), nix::sys::signal::Signal::SIGCONT);
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes; false at end of file first.
+fn read_exact(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> bool {
+    let mut got = 0;
+    while got < buf.len() {
+        match nix::unistd::read(fd, &mut buf[got..]) {
+            Ok(0) => return false,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// `fork()`, tried again while the process table or memory is full for a moment (EAGAIN, ENOMEM): a
+/// fork bomb next door must not cost a program its result. Gives up after about a minute.
+fn fork_retrying() -> std::io::Result<libc::pid_t> {
+    let mut pause = std::time::Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        // SAFETY: the callers are in the zygote, single-threaded, between PyOS_BeforeFork and
+        // PyOS_AfterFork_*; the child only runs what the caller gives it.
+        let pid = unsafe { libc::fork() };
+        if pid >= 0 {
+            return Ok(pid);
+        }
+        let err = std::io::Error::last_os_error();
+        let transient = matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM));
+        if !transient || std::time::Instant::now() >= deadline {
+            return Err(err);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
     }
 }
 
@@ -199,47 +279,77 @@ fn fork_and_reap() -> std::io::Result<f64> {
     }
 }
 
-/// Re-encodes a nix wait status as the raw status word the supervisor decodes.
-fn raw_status(status: nix::sys::wait::WaitStatus) -> i32 {
-    use nix::sys::wait::WaitStatus::*;
-    match status {
-        Exited(_, code) => (code & 0xff) << 8,
-        Signaled(_, sig, core) => sig as i32 | if core { 0x80 } else { 0 },
-        _ => 0,
-    }
-}
-
-/// Forks one executor. Returns its pid and the supervisor's end of its socket.
+/// Forks one executor under a nanny of its own (see [`Nanny`]). Returns the nanny's pid, the nanny,
+/// and the supervisor's end of the executor's socket.
 fn fork_executor(
     zygote_sock: &OwnedFd,
-    children: &HashMap<i32, OwnedFd>,
+    nannies: &HashMap<i32, Nanny>,
     modules: &Modules,
-) -> std::io::Result<(i32, OwnedFd)> {
+) -> std::io::Result<(i32, Nanny, OwnedFd)> {
     let (theirs, ours) = protocol::pair()?;
+    let (report, report_w) = unix::pipe()?;
     let zygote_pid = getpid();
     Python::attach(|py| {
         // SAFETY: PyOS_BeforeFork/AfterFork_* bracket fork() with the GIL held, as CPython requires;
-        // the zygote is single-threaded, so the child is a consistent copy.
+        // the zygote is single-threaded, so the children are consistent copies.
         unsafe { pyo3::ffi::PyOS_BeforeFork() };
-        // SAFETY: see above; the child only runs the executor, which never returns.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: in the child of the fork above, with the GIL held, as CPython requires.
-            unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
-            // The child keeps only its own socket: not the zygote's, not its siblings' pidfds.
+        let nanny = fork_retrying();
+        if let Ok(0) = nanny {
+            // The nanny: it keeps nothing of the zygote's (its socket, the other nannies' reports, the
+            // supervisor's end of the executor's socket), forks the executor, then only waits.
+            let _ = unix::die_with_parent();
+            if nix::unistd::getppid() != zygote_pid {
+                exit_now(0);
+            }
             let _ = nix::unistd::close(zygote_sock.as_raw_fd());
-            for fd in children.values() {
-                let _ = nix::unistd::close(fd.as_raw_fd());
+            for n in nannies.values() {
+                let _ = nix::unistd::close(n.report.as_raw_fd());
             }
             drop(theirs);
-            executor::main(py, ours, modules, zygote_pid);
+            drop(report);
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            let nanny_pid = getpid();
+            // SAFETY: as above; the child runs the executor, which never returns.
+            let executor = unsafe { libc::fork() };
+            if executor == 0 {
+                // SAFETY: in the executor, a fork of the zygote's image, with the GIL held.
+                unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
+                drop(report_w);
+                executor::main(py, ours, modules, nanny_pid);
+            }
+            drop(ours);
+            if executor < 0 {
+                exit_now(executor::ExitCode::OsError as i32);
+            }
+            nanny_main(executor, report_w);
         }
         // SAFETY: in the parent after the fork above (or its failure), with the GIL held.
         unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
-        if pid < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let nanny = nanny?;
         drop(ours);
-        Ok((pid, theirs))
+        drop(report_w);
+        let mut pid = [0u8; 4];
+        if !read_exact(report.as_fd(), &mut pid) {
+            let _ = waitpid(Pid::from_raw(nanny), Some(WaitPidFlag::__WALL));
+            return Err(std::io::Error::other("the executor could not be forked"));
+        }
+        Ok((nanny, Nanny { executor: i32::from_le_bytes(pid), report }, theirs))
     })
+}
+
+/// The nanny's life: say the executor's pid, ignore every signal it can (a program's signals to its
+/// parent end here), wait for the executor, say how it ended, exit. Runs no Python.
+fn nanny_main(executor: libc::pid_t, report: OwnedFd) -> ! {
+    let _ = nix::unistd::write(&report, &executor.to_le_bytes());
+    unix::ignore_signals();
+    use nix::sys::wait::WaitStatus::{Exited, Signaled};
+    let status = loop {
+        match waitpid(Pid::from_raw(executor), Some(WaitPidFlag::__WALL)) {
+            Ok(status @ (Exited(..) | Signaled(..))) => break unix::raw_wait_status(status),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => break libc::SIGKILL,
+        }
+    };
+    let _ = nix::unistd::write(&report, &status.to_le_bytes());
+    exit_now(0)
 }
