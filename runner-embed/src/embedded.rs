@@ -73,8 +73,11 @@ pub struct Zygote {
 }
 
 impl Zygote {
-    /// Starts the worker process, initialises its interpreter and imports the preloads.
+    /// Starts the worker process, initialises its interpreter and imports the preloads, within
+    /// `config.startup_timeout`: past it (a preload that hangs) the worker's process group is killed
+    /// and the start is a set-up error that names the preloads.
     pub fn start(config: &RunConfig, facts: &PythonFacts) -> Result<Arc<Zygote>, EngineError> {
+        let deadline = Instant::now() + config.startup_timeout;
         let exe = std::env::current_exe().map_err(EngineError::Worker)?;
         let (ours, theirs) = protocol::pair().map_err(EngineError::Worker)?;
         let mut cmd = Command::new(exe);
@@ -98,6 +101,24 @@ impl Zygote {
             bytecode_cache: config.bytecode_cache.clone(),
         };
         protocol::send(ours.as_fd(), &setup, &[]).map_err(EngineError::Worker)?;
+        if !readable_by(ours.as_fd(), deadline).map_err(EngineError::Worker)? {
+            let pid = child.id();
+            unix::kill_group(pid);
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+            unix::untrack_group(pid);
+            let importing = if config.preload.is_empty() {
+                String::new()
+            } else {
+                format!(" while importing the preloads ({})", config.preload.join(","))
+            };
+            return Err(EngineError::Setup(format!(
+                "the worker did not start within {} s (--startup-timeout){importing}; it was killed \
+                 (RUNNER_DEBUG=1 shows the start-up phases)",
+                config.startup_timeout.as_secs_f64()
+            )));
+        }
         let version = match protocol::recv::<FromZygote>(ours.as_fd()).map_err(EngineError::Worker)? {
             Some((FromZygote::Ready { version, phases }, _)) => {
                 if debug_enabled() {
@@ -430,6 +451,27 @@ impl Watched for ExecutorRun<'_> {
 fn debug_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("RUNNER_DEBUG").is_some_and(|v| !v.is_empty() && v != "0"))
+}
+
+/// Waits until `fd` is readable (a message, or the peer gone) or `deadline` passes; `false` when it
+/// passed.
+fn readable_by(fd: BorrowedFd<'_>, deadline: Instant) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        // At most a minute a poll: the timeout's milliseconds must fit an i32.
+        let ms = left.as_millis().clamp(1, 60_000) as i32;
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            Ok(0) => continue,
+            Ok(_) => return Ok(true),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 fn readable(fd: BorrowedFd<'_>) -> bool {
