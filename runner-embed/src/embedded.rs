@@ -28,6 +28,10 @@ use crate::{unix, EngineError};
 /// The Python version this binary embeds (`major.minor`).
 pub const LINKED_PYTHON: &str = env!("RUNNER_LINKED_PYTHON");
 
+/// The standard library of the Python this binary was built against (empty when the build could
+/// not ask it).
+const LINKED_STDLIB: &str = env!("RUNNER_LINKED_STDLIB");
+
 /// What the selected interpreter says about itself.
 #[derive(Clone, Debug)]
 pub struct PythonFacts {
@@ -35,24 +39,113 @@ pub struct PythonFacts {
     pub executable: PathBuf,
     /// `major.minor`.
     pub version: String,
+    /// `sys.version`: the release, the build and the compiler.
+    pub build: String,
+    /// Its standard library (`sysconfig.get_path("stdlib")`).
+    pub stdlib: PathBuf,
+    /// The shared libpython it loads, when it was built with one.
+    pub libpython: Option<PathBuf>,
 }
 
-/// Asks the selected interpreter for its `sys.executable` and version.
+/// What the probe prints, each value NUL-terminated: a marker that only this script prints (so
+/// that an executable that is not Python, like `/bin/true` or a shell script, cannot pass), then
+/// the facts. Paths go out as the bytes they are.
+const PROBE: &str = "import os, sys, sysconfig
+shared = sysconfig.get_config_var('Py_ENABLE_SHARED') and sysconfig.get_config_var('INSTSONAME')
+lib = os.path.join(sysconfig.get_config_var('LIBDIR') or '', shared) if shared else ''
+facts = ['runner-probe-1', sys.executable, '%d.%d' % sys.version_info[:2], sys.version,
+         sysconfig.get_path('stdlib'), lib]
+sys.stdout.buffer.write(b''.join(os.fsencode(f) + b'\\0' for f in facts))
+";
+
+/// Asks the selected interpreter what it is; an error when it does not answer as a Python 3 does.
 pub fn probe(python: &Path) -> Result<PythonFacts, EngineError> {
+    use std::os::unix::ffi::OsStrExt;
     let out = Command::new(python)
-        .args(["-c", "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"])
+        .args(["-c", PROBE])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
         .map_err(|source| EngineError::Spawn { python: python.to_path_buf(), source })?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    match (out.status.success(), lines.next(), lines.next()) {
-        (true, Some(exe), Some(version)) if !exe.is_empty() => {
-            Ok(PythonFacts { executable: PathBuf::from(exe), version: version.to_string() })
+    let facts: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
+    let path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match facts[..] {
+        [b"runner-probe-1", exe, version, build, stdlib, lib, b""] if out.status.success() && !exe.is_empty() => {
+            Ok(PythonFacts {
+                executable: path(exe),
+                version: text(version),
+                build: text(build),
+                stdlib: path(stdlib),
+                libpython: (!lib.is_empty()).then(|| path(lib)),
+            })
         }
         _ => Err(EngineError::Probe { python: python.to_path_buf() }),
     }
+}
+
+/// Why the selected interpreter is not the one this binary embeds, if it is not: its version and
+/// build (`sys.version`, against the linked libpython's own), its standard library (against the
+/// build's) and its shared libpython (against the one loaded here). Only that interpreter's
+/// libpython with its own standard library makes an embedded python that is the selected one;
+/// another patch release of the same minor version (Debian's 3.11 beside pyenv's) starts on a
+/// standard library that is not its own ("No module named '_socket'").
+pub fn not_embeddable(python: &Path, facts: &PythonFacts) -> Option<String> {
+    let embedded = linked_build();
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if facts.version != LINKED_PYTHON || one_line(&facts.build) != one_line(&embedded) {
+        let shown = if facts.version != LINKED_PYTHON { facts.version.clone() } else { one_line(&facts.build) };
+        let ours = if facts.version != LINKED_PYTHON { LINKED_PYTHON.to_string() } else { one_line(&embedded) };
+        return Some(format!("{} is Python {shown} but this runner embeds Python {ours}", python.display()));
+    }
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if !LINKED_STDLIB.is_empty() && !same(&facts.stdlib, Path::new(LINKED_STDLIB)) {
+        return Some(format!(
+            "{} uses the standard library in {} but the Python this runner embeds has its own in {LINKED_STDLIB}",
+            python.display(),
+            facts.stdlib.display()
+        ));
+    }
+    match (&facts.libpython, linked_libpython()) {
+        (Some(theirs), Some(ours)) if !same(theirs, &ours) => Some(format!(
+            "{} loads {} but this runner embeds {}",
+            python.display(),
+            theirs.display(),
+            ours.display()
+        )),
+        _ => None,
+    }
+}
+
+/// `sys.version` of the libpython this binary loaded (`Py_GetVersion`, which needs no interpreter).
+fn linked_build() -> String {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            // SAFETY: Py_GetVersion formats constants of the library into a static buffer and returns
+            // it; it may be called before the interpreter is initialised. Called once (OnceLock).
+            let version = unsafe { std::ffi::CStr::from_ptr(pyo3::ffi::Py_GetVersion()) };
+            version.to_string_lossy().into_owned()
+        })
+        .clone()
+}
+
+/// The file of the libpython this binary loaded.
+fn linked_libpython() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: Dl_info is plain data that dladdr fills in.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let symbol = pyo3::ffi::Py_GetVersion as *const libc::c_void;
+    // SAFETY: dladdr reads the loader's tables for an address of a loaded function.
+    if unsafe { libc::dladdr(symbol, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the loader, valid while it is loaded.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes())))
 }
 
 type ForkReply = Result<(i32, OwnedFd, Receiver<i32>), String>;
