@@ -607,8 +607,14 @@ impl EmbeddedEngine {
         }
     }
 
-    /// Runs one program and returns what it did.
+    /// Runs one program and returns what it did. A program whose path is not UTF-8 runs under
+    /// python itself (the subprocess engine, and its record says so): the executor's C-API side
+    /// opens and names the file from UTF-8 text (`worker::capi::run_file`), which such a path is
+    /// not, and python gives the program its exact name.
     pub fn run(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
+        if spec.path.to_str().is_none() {
+            return crate::SubprocessEngine::new(self.config.clone()).run(spec);
+        }
         let limits = self.limits(spec);
         match self.config.mode {
             Mode::Fork => {
