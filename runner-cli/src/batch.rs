@@ -70,7 +70,8 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     };
 
     let skipped = done.count();
-    let jobs = Jobs { programs: &programs, done: &done, next: 0, left: programs.len() - skipped, config: &config };
+    let jobs =
+        Jobs { programs: &programs, done: &done, next: 0, left: programs.len() - skipped, config: &config };
 
     let engines = Engines::prepare(config.clone())?;
     if let Some(warning) = engines.fallback_warning() {
@@ -266,9 +267,13 @@ fn open_junit(path: &Path, results: Option<&JsonlFile>) -> Result<JunitOutput, S
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let spool = tempfile::tempfile_in(&dir).map_err(|source| SettingsError::Unwritable { path: dir.clone(), source })?;
+    let spool = tempfile::tempfile_in(&dir)
+        .map_err(|source| SettingsError::Unwritable { path: dir.clone(), source })?;
     let what = format!("the JUnit report's spool (a temporary file in {})", dir.display());
-    Ok(JunitOutput { path: path.to_path_buf(), spool: Some(JsonlFile::new(Arc::new(Mutex::new(spool)), what, 0)) })
+    Ok(JunitOutput {
+        path: path.to_path_buf(),
+        spool: Some(JsonlFile::new(Arc::new(Mutex::new(spool)), what, 0)),
+    })
 }
 
 /// How long the workers may take to come back after their programs were killed before runner ends

@@ -256,7 +256,8 @@ fn element(out: &mut impl Write, tag: &str, message: &str, ty: &str, body: Optio
 /// Writes `s` as XML text or attribute value: markup characters escaped, ANSI escape sequences and
 /// the characters XML 1.0 cannot carry (most C0 controls, U+FFFE, U+FFFF) dropped.
 fn escape(out: &mut impl Write, s: &str) -> io::Result<()> {
-    let s: Cow<'_, str> = if s.contains('\x1b') { Cow::Owned(strip_ansi_escapes::strip_str(s)) } else { s.into() };
+    let s: Cow<'_, str> =
+        if s.contains('\x1b') { Cow::Owned(strip_ansi_escapes::strip_str(s)) } else { s.into() };
     let mut plain = 0;
     for (i, c) in s.char_indices() {
         let replacement = match c {
@@ -328,7 +329,10 @@ mod tests {
             r#"<testsuite name="runner batch" tests="4" skipped="1" errors="1" failures="1" time="2.000">"#
         ));
         assert!(xml.contains(r#"<testcase name="/a.py" classname="runner.warm" time="0.500">"#), "{xml}");
-        assert!(xml.contains(r#"<failure message="failed: E: 1" type="failed">E&lt;1&gt;</failure>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<failure message="failed: E: 1" type="failed">E&lt;1&gt;</failure>"#),
+            "{xml}"
+        );
         assert!(xml.contains(r#"<error message="engine failed: zygote_died: gone" type="engine_failed"/>"#));
         assert!(xml.contains(r#"<skipped message="failure matches an ignore pattern"/>"#), "{xml}");
         assert!(xml.trim_end().ends_with("</testsuites>"));

@@ -129,7 +129,10 @@ impl JsonlFile {
     /// The summary's runner error, when a write failed.
     fn error(&self) -> Option<String> {
         let e = self.failed.as_ref()?;
-        Some(format!("cannot write {}: {e}: {} results not written (--resume runs them)", self.what, self.lost))
+        Some(format!(
+            "cannot write {}: {e}: {} results not written (--resume runs them)",
+            self.what, self.lost
+        ))
     }
 
     /// This run's records, for reading back.

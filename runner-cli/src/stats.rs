@@ -272,7 +272,10 @@ mod tests {
         // A signature that has its bucket still counts into it after the bound.
         s.add_result(&result("/again.py", 1, 0.1), Status::Failed, None, Some("E0"));
         assert_eq!((s.buckets().len(), s.unbucketed()), (MAX_BUCKETS, 7));
-        assert_eq!(s.buckets()[0], ("E0", &Bucket { status: Status::Failed, count: 2, example: "/0.py".into() }));
+        assert_eq!(
+            s.buckets()[0],
+            ("E0", &Bucket { status: Status::Failed, count: 2, example: "/0.py".into() })
+        );
         for i in 0..MAX_ERRORS + 3 {
             s.add_error(format!("e{i}"));
         }

@@ -71,7 +71,9 @@ pub fn probe(python: &Path) -> Result<PythonFacts, EngineError> {
     let path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match facts[..] {
-        [b"runner-probe-1", exe, version, build, stdlib, lib, b""] if out.status.success() && !exe.is_empty() => {
+        [b"runner-probe-1", exe, version, build, stdlib, lib, b""]
+            if out.status.success() && !exe.is_empty() =>
+        {
             Ok(PythonFacts {
                 executable: path(exe),
                 version: text(version),
@@ -94,8 +96,10 @@ pub fn not_embeddable(python: &Path, facts: &PythonFacts) -> Option<String> {
     let embedded = linked_build();
     let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     if facts.version != LINKED_PYTHON || one_line(&facts.build) != one_line(&embedded) {
-        let shown = if facts.version != LINKED_PYTHON { facts.version.clone() } else { one_line(&facts.build) };
-        let ours = if facts.version != LINKED_PYTHON { LINKED_PYTHON.to_string() } else { one_line(&embedded) };
+        let shown =
+            if facts.version != LINKED_PYTHON { facts.version.clone() } else { one_line(&facts.build) };
+        let ours =
+            if facts.version != LINKED_PYTHON { LINKED_PYTHON.to_string() } else { one_line(&embedded) };
         return Some(format!("{} is Python {shown} but this runner embeds Python {ours}", python.display()));
     }
     let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
