@@ -108,7 +108,7 @@ impl Engines {
     /// Starts what `config.mode` needs, once the interpreter has answered as a Python 3 (in every
     /// mode: an executable that is not one is a set-up error). An embedded mode whose Python is not
     /// the one this binary embeds (another version or build, another standard library or
-    /// libpython: [`embedded::not_embeddable`]) falls back to the subprocess engine, with a warning.
+    /// libpython: `embedded::not_embeddable`) falls back to the subprocess engine, with a warning.
     pub fn prepare(config: RunConfig) -> Result<Engines, EngineError> {
         let mut config = config;
         let facts = probe(&config.python)?;

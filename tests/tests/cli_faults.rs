@@ -260,24 +260,27 @@ fn a_junit_report_on_a_full_disk_is_an_error_naming_it_and_no_cut_file_is_left()
     assert!(left.is_empty(), "{ctx}: files left on the disk: {left:?}");
 }
 
+/// Flags and the bad values each is tried with.
+type FlagTable<'a> = &'a [(&'a str, &'a [&'a str])];
+
 #[test]
 fn numeric_flags_out_of_range_are_usage_errors_naming_the_flag() {
     let pass = fixture("pass.py");
     // (flag, bad values), for every subcommand that has the flag. Negative values use `=`, or clap
     // would take them for a flag of their own.
-    let shared: &[(&str, &[&str])] = &[
+    let shared: FlagTable = &[
         ("--timeout", &["0", "=-1", "nan", "inf", "1e300", "1e19", "soon"]),
         ("--startup-timeout", &["0", "=-5", "nan", "inf", "1e19", "later"]),
         ("--max-output", &["=-1", "1e3", "99999999999999999999", "lots"]),
         ("--seed", &["=-3", "1.5", "99999999999999999999"]),
         ("--max-programs-per-executor", &["0", "=-1", "4294967296", "many"]),
     ];
-    let batch: &[(&str, &[&str])] = &[
+    let batch: FlagTable = &[
         ("--workers", &["0", "=-1", "1025", "99999999999999999999", "two"]),
         ("--interrupt-grace", &["=-1", "nan", "inf", "1e19", "1e300", "soon"]),
     ];
-    let bench: &[(&str, &[&str])] = &[("--workers", &["0", "1025", "two"]), ("--repeat", &["0", "=-1", "x"])];
-    let commands: &[(&[&str], &[&[(&str, &[&str])]])] = &[
+    let bench: FlagTable = &[("--workers", &["0", "1025", "two"]), ("--repeat", &["0", "=-1", "x"])];
+    let commands: &[(&[&str], &[FlagTable])] = &[
         (&["run"], &[shared]),
         (&["validate", "--json"], &[shared]),
         (&["batch", "-q"], &[shared, batch]),
