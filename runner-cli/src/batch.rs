@@ -21,9 +21,9 @@ use crate::programs::{Marks, ProgramList};
 use crate::reporter::{JsonlFile, JunitOutput, Outputs, Reporter};
 use crate::settings::{self, SettingsError};
 
-/// How many events may wait for the reporter: workers block on a full queue, so a slow sink holds
-/// back the run instead of piling results up in memory.
-const EVENT_QUEUE: usize = 1024;
+/// How many events may wait for the reporter, per worker: workers block on a full queue, so a slow
+/// sink holds back the run instead of piling results (each up to twice `--max-output`) up in memory.
+const EVENTS_PER_WORKER: usize = 2;
 
 /// Runs the batch command; returns the exit code.
 pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
@@ -79,7 +79,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     }
 
     let cancel = Cancel::default();
-    let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+    let (tx, rx) = crossbeam_channel::bounded(EVENTS_PER_WORKER * workers);
     let run_over = Arc::new(AtomicBool::new(false));
     let results_lock = results.as_ref().map(JsonlFile::shared);
     install_interrupt_policy(&cancel, grace, tx.clone(), results_lock, Arc::clone(&run_over));
