@@ -23,7 +23,7 @@ use runner_embed::dispatcher::{CancelReason, Event};
 
 use crate::junit;
 use crate::stats::Stats;
-use crate::text::shell_quote;
+use crate::text::shell_quote_path;
 
 /// How often a non-terminal progress line is printed.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -384,7 +384,7 @@ struct Summary<'a> {
 impl Summary<'_> {
     /// The command that re-runs one program as the batch ran it.
     fn reproduce_command(&self, program: &Path) -> String {
-        format!("{} {}", self.reproduce, shell_quote(&program.display().to_string()))
+        format!("{} {}", self.reproduce, shell_quote_path(program))
     }
 
     fn write(
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn shell_quoting_protects_what_the_shell_would_split() {
-        assert_eq!(shell_quote("/a/b.py"), "/a/b.py");
-        assert_eq!(shell_quote("/a b/it's.py"), r"'/a b/it'\''s.py'");
+        assert_eq!(shell_quote_path(Path::new("/a/b.py")), "/a/b.py");
+        assert_eq!(shell_quote_path(Path::new("/a b/it's.py")), r"'/a b/it'\''s.py'");
     }
 }
