@@ -47,15 +47,21 @@ pub struct PythonFacts {
     pub libpython: Option<PathBuf>,
 }
 
-/// What the probe prints, each value NUL-terminated: a marker that only this script prints (so
-/// that an executable that is not Python, like `/bin/true` or a shell script, cannot pass), then
-/// the facts. Paths go out as the bytes they are.
+/// The marker the probe's facts follow: only the probe prints it, so an executable that is not
+/// Python (`/bin/true`, a shell script) cannot pass.
+const PROBE_MARKER: &[u8] = b"\0runner-probe-1\0";
+
+/// What the probe prints: the marker, then the facts, each NUL-terminated; paths go out as the bytes
+/// they are. The interpreter's start-up may print too (a `.pth` file can), before the marker; the
+/// probe ends with `os._exit` so that exit handlers registered at start-up print nothing after it.
 const PROBE: &str = "import os, sys, sysconfig
 shared = sysconfig.get_config_var('Py_ENABLE_SHARED') and sysconfig.get_config_var('INSTSONAME')
 lib = os.path.join(sysconfig.get_config_var('LIBDIR') or '', shared) if shared else ''
-facts = ['runner-probe-1', sys.executable, '%d.%d' % sys.version_info[:2], sys.version,
-         sysconfig.get_path('stdlib'), lib]
-sys.stdout.buffer.write(b''.join(os.fsencode(f) + b'\\0' for f in facts))
+facts = [sys.executable, '%d.%d' % sys.version_info[:2], sys.version, sysconfig.get_path('stdlib'), lib]
+sys.stdout.flush()
+sys.stdout.buffer.write(b'\\0runner-probe-1\\0' + b''.join(os.fsencode(f) + b'\\0' for f in facts))
+sys.stdout.buffer.flush()
+os._exit(0)
 ";
 
 /// Asks the selected interpreter what it is; an error when it does not answer as a Python 3 does.
@@ -67,13 +73,16 @@ pub fn probe(python: &Path) -> Result<PythonFacts, EngineError> {
         .stderr(Stdio::null())
         .output()
         .map_err(|source| EngineError::Spawn { python: python.to_path_buf(), source })?;
-    let facts: Vec<&[u8]> = out.stdout.split(|b| *b == 0).collect();
+    let after_marker = out
+        .stdout
+        .windows(PROBE_MARKER.len())
+        .rposition(|w| w == PROBE_MARKER)
+        .map(|at| &out.stdout[at + PROBE_MARKER.len()..]);
+    let facts: Vec<&[u8]> = after_marker.map(|f| f.split(|b| *b == 0).collect()).unwrap_or_default();
     let path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match facts[..] {
-        [b"runner-probe-1", exe, version, build, stdlib, lib, b""]
-            if out.status.success() && !exe.is_empty() =>
-        {
+        [exe, version, build, stdlib, lib, b""] if out.status.success() && !exe.is_empty() => {
             Ok(PythonFacts {
                 executable: path(exe),
                 version: text(version),
