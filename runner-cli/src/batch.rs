@@ -2,7 +2,6 @@
 //! and per-worker devices, has the dispatcher install its interrupt policy and hands the dispatcher's
 //! events to the [`Reporter`], which owns every output (JSONL, JUnit, progress, summary).
 
-use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -18,8 +17,13 @@ use runner_embed::Engines;
 use crate::cli::BatchCmd;
 use crate::error::CliError;
 use crate::exit_code;
-use crate::reporter::{Outputs, Reporter};
+use crate::programs::{Marks, ProgramList};
+use crate::reporter::{JsonlFile, JunitOutput, Outputs, Reporter};
 use crate::settings::{self, SettingsError};
+
+/// How many events may wait for the reporter, per worker: workers block on a full queue, so a slow
+/// sink holds back the run instead of piling results (each up to twice `--max-output`) up in memory.
+const EVENTS_PER_WORKER: usize = 2;
 
 /// Runs the batch command; returns the exit code.
 pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
@@ -45,53 +49,40 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         let why = text.lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ").to_string();
         SettingsError::BadValue { flag: "--ignore-pattern", reason: format!("not a valid regex: {why}") }
     })?;
-    let workers = match cmd.workers {
-        Some(0) => {
-            return Err(
-                SettingsError::BadValue { flag: "--workers", reason: "must be at least 1".into() }.into()
-            )
-        }
-        Some(n) => n,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-    };
+    let workers = settings::workers(cmd.workers, "--workers")?
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let devices = worker_devices(&cmd, workers);
     let grace = settings::seconds(cmd.interrupt_grace, "--interrupt-grace")?;
     if cmd.resume && cmd.output.is_none() {
         return Err(SettingsError::BadValue { flag: "--resume", reason: "needs --output FILE".into() }.into());
     }
-    let (jsonl, done) = match &cmd.output {
+    let (results, done) = match &cmd.output {
         Some(path) => {
-            let (file, done) = open_output(path, cmd.resume)?;
-            (Some(Arc::new(Mutex::new(file))), done)
+            let (file, start, done) = open_output(path, cmd.resume, &programs)?;
+            let file = Arc::new(Mutex::new(file));
+            (Some(JsonlFile::new(file, format!("the results file {}", path.display()), start)), done)
         }
-        None => (None, HashSet::new()),
+        None => (None, Marks::new(programs.len())),
     };
-    if let Some(junit) = &cmd.junit {
-        // Fail now, not after the run, if the report cannot be written.
-        File::create(junit).map_err(|source| SettingsError::Unwritable { path: junit.clone(), source })?;
-    }
+    let junit = match &cmd.junit {
+        Some(path) => Some(open_junit(path, results.as_ref())?),
+        None => None,
+    };
 
-    let jobs: Vec<Job> = programs
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !done.contains(p.as_path()))
-        .map(|(index, path)| {
-            let mut spec = ProgramSpec::new(path.clone());
-            spec.timeout = config.timeout;
-            Job { index, spec }
-        })
-        .collect();
-    let skipped = programs.len() - jobs.len();
+    let skipped = done.count();
+    let jobs =
+        Jobs { programs: &programs, done: &done, next: 0, left: programs.len() - skipped, config: &config };
 
-    let engines = Engines::prepare(config)?;
+    let engines = Engines::prepare(config.clone())?;
     if let Some(warning) = engines.fallback_warning() {
         eprintln!("runner: warning: {warning}");
     }
 
     let cancel = Cancel::default();
-    let (tx, rx) = crossbeam_channel::unbounded();
+    let (tx, rx) = crossbeam_channel::bounded(EVENTS_PER_WORKER * workers);
     let run_over = Arc::new(AtomicBool::new(false));
-    install_interrupt_policy(&cancel, grace, tx.clone(), jsonl.clone(), Arc::clone(&run_over));
+    let results_lock = results.as_ref().map(JsonlFile::shared);
+    install_interrupt_policy(&cancel, grace, tx.clone(), results_lock, Arc::clone(&run_over));
 
     // The interpreter a plain `runner run` would pick here: --python is named only when it differs.
     let default_python =
@@ -102,11 +93,11 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         move |r: &runner_core::RunResult| classify(r, &ignore).is_failure()
     });
     let mut reporter = Reporter::new(
-        jobs.len(),
+        jobs.left,
         skipped,
         engines.mode(),
         ignore,
-        Outputs { jsonl, junit: cmd.junit.clone(), quiet: cmd.quiet },
+        Outputs { results, junit, quiet: cmd.quiet },
         reproduce,
     );
     std::thread::scope(|scope| {
@@ -138,6 +129,40 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     })
 }
 
+/// The jobs of a batch, made one at a time from the program list as the dispatcher takes them: the
+/// programs not already recorded, in list order.
+struct Jobs<'a> {
+    programs: &'a ProgramList,
+    done: &'a Marks,
+    next: usize,
+    left: usize,
+    config: &'a runner_core::RunConfig,
+}
+
+impl Iterator for Jobs<'_> {
+    type Item = Job;
+
+    fn next(&mut self) -> Option<Job> {
+        while self.next < self.programs.len() {
+            let index = self.next;
+            self.next += 1;
+            if !self.done.is_marked(index) {
+                self.left -= 1;
+                let mut spec = ProgramSpec::new(self.programs.get(index));
+                spec.timeout = self.config.timeout;
+                return Some(Job { index, spec });
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Jobs<'_> {}
+
 /// The device each worker is pinned to: `--devices`, else the device policy's candidates (GPU 0 left
 /// out with `--skip-primary-device`), spread round-robin; `None` everywhere when there is no device.
 fn worker_devices(cmd: &BatchCmd, workers: usize) -> Vec<Option<String>> {
@@ -151,35 +176,104 @@ fn worker_devices(cmd: &BatchCmd, workers: usize) -> Vec<Option<String>> {
     (0..workers).map(|i| (!candidates.is_empty()).then(|| candidates[i % candidates.len()].clone())).collect()
 }
 
-/// Opens the JSONL output. With `resume`, keeps what is there (cut back to its last whole line) and
-/// returns the programs already recorded; otherwise starts the file afresh.
-fn open_output(path: &Path, resume: bool) -> Result<(File, HashSet<PathBuf>), SettingsError> {
+/// Opens the JSONL output read-write (the JUnit report reads this run's records back from it).
+/// With `resume`, keeps what is there (cut back to its last whole line) and marks the programs of
+/// `programs` already recorded; otherwise starts the file afresh. Returns the file, where this run's
+/// records begin, and the marks. The file is read a line at a time: its size does not matter.
+fn open_output(
+    path: &Path,
+    resume: bool,
+    programs: &ProgramList,
+) -> Result<(File, u64, Marks), SettingsError> {
     let err = |source| SettingsError::Unwritable { path: path.to_path_buf(), source };
+    let mut done = Marks::new(programs.len());
     if !resume {
-        return Ok((File::create(path).map_err(err)?, HashSet::new()));
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path);
+        return Ok((file.map_err(err)?, 0, done));
     }
     let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(err)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(err)?;
-    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    if whole < bytes.len() {
-        file.set_len(whole as u64).map_err(err)?;
-        file.seek(SeekFrom::End(0)).map_err(err)?;
+    let whole = end_of_last_line(&mut file).map_err(err)?;
+    if whole < file.metadata().map_err(err)?.len() {
+        file.set_len(whole).map_err(err)?;
     }
-    let mut done = HashSet::new();
-    for line in BufReader::new(&bytes[..whole]).lines() {
-        let Ok(line) = line else { continue };
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-            // A program the engine could not run has no result yet: it runs again.
-            if v.get("status").and_then(|s| s.as_str()) == Some(crate::reporter::ENGINE_FAILED) {
-                continue;
-            }
-            if let Some(p) = v.get("program").and_then(|p| p.as_str()) {
-                done.insert(PathBuf::from(p));
+    file.seek(SeekFrom::Start(0)).map_err(err)?;
+    let mut reader = BufReader::with_capacity(256 * 1024, (&file).take(whole));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(err)? == 0 {
+            break;
+        }
+        if let Some(program) = recorded_program(&line) {
+            if let Some(index) = programs.position(&program) {
+                done.mark(index);
             }
         }
+        if line.capacity() > 1 << 20 {
+            // A record with large outputs must not hold its buffer for the rest of the file.
+            line = Vec::new();
+        }
     }
-    Ok((file, done))
+    Ok((file, whole, done))
+}
+
+/// The program a JSONL line records as done: its exact path, or `None` for a line that is not a
+/// record or records an engine failure (a program the engine could not run has no result yet: it
+/// runs again).
+fn recorded_program(line: &[u8]) -> Option<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Keys<'a> {
+        #[serde(borrow, default)]
+        status: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        program: std::borrow::Cow<'a, str>,
+        #[serde(default)]
+        program_bytes: Option<Vec<u8>>,
+    }
+    let keys: Keys<'_> = serde_json::from_slice(line).ok()?;
+    if keys.status.as_deref() == Some(crate::reporter::ENGINE_FAILED) {
+        return None;
+    }
+    Some(runner_core::program_path::from_keys(&keys.program, keys.program_bytes.as_deref()))
+}
+
+/// The length of `file` up to the end of its last whole line, found from the end backwards.
+fn end_of_last_line(file: &mut File) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut end = file.metadata()?.len();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(buf, start)?;
+        if let Some(i) = buf.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// Creates the JUnit report now (so that one that cannot be written fails before the run, not after
+/// it) and, when the results file cannot be read back at the end (there is none, or it is not a
+/// regular file), a private spool of the records beside it: an unnamed temporary file, which
+/// nothing outlives.
+fn open_junit(path: &Path, results: Option<&JsonlFile>) -> Result<JunitOutput, SettingsError> {
+    File::create(path).map_err(|source| SettingsError::Unwritable { path: path.to_path_buf(), source })?;
+    if results.is_some_and(JsonlFile::readable) {
+        return Ok(JunitOutput { path: path.to_path_buf(), spool: None });
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let spool = tempfile::tempfile_in(&dir)
+        .map_err(|source| SettingsError::Unwritable { path: dir.clone(), source })?;
+    let what = format!("the JUnit report's spool (a temporary file in {})", dir.display());
+    Ok(JunitOutput {
+        path: path.to_path_buf(),
+        spool: Some(JsonlFile::new(Arc::new(Mutex::new(spool)), what, 0)),
+    })
 }
 
 /// How long the workers may take to come back after their programs were killed before runner ends
@@ -194,14 +288,14 @@ fn install_interrupt_policy(
     cancel: &Cancel,
     grace: Duration,
     events: crossbeam_channel::Sender<Event>,
-    jsonl: Option<Arc<Mutex<File>>>,
+    results: Option<Arc<Mutex<File>>>,
     run_over: Arc<AtomicBool>,
 ) {
     let abandon = move || {
         if run_over.load(Ordering::SeqCst) {
             return;
         }
-        let _guard = jsonl.as_ref().map(|f| f.lock().unwrap_or_else(|e| e.into_inner()));
+        let _guard = results.as_ref().map(|f| f.lock().unwrap_or_else(|e| e.into_inner()));
         let _ = std::io::stderr().write_all(b"\nrunner: the engine did not stop after the kill; exiting\n");
         std::process::exit(exit_code::INTERRUPTED);
     };

@@ -153,7 +153,8 @@ struct Spread {
 /// Runs the bench command.
 pub fn execute(cmd: BenchCmd) -> Result<i32, CliError> {
     let base = settings::run_config(&cmd.flags)?;
-    let programs = crate::inputs::collect(&cmd.inputs, &[])?;
+    let programs: Vec<PathBuf> =
+        crate::inputs::collect(&cmd.inputs, &[])?.iter().map(Path::to_path_buf).collect();
     if programs.is_empty() {
         return Err(SettingsError::BadValue { flag: "CORPUS", reason: "no .py programs found".into() }.into());
     }
@@ -164,13 +165,10 @@ pub fn execute(cmd: BenchCmd) -> Result<i32, CliError> {
         .map(|&m| Contender::Runner(m))
         .chain(peers.iter().map(|&p| Contender::Peer(p)))
         .collect();
-    if cmd.repeat == 0 || cmd.workers == 0 {
-        return Err(SettingsError::BadValue {
-            flag: "--repeat/--workers",
-            reason: "must be at least 1".into(),
-        }
-        .into());
+    if cmd.repeat == 0 {
+        return Err(SettingsError::BadValue { flag: "--repeat", reason: "must be at least 1".into() }.into());
     }
+    settings::workers(Some(cmd.workers), "--workers")?;
     let python_version = python_version(&base.python);
     let mut runs: Vec<ModeRun> = Vec::new();
     let mut python_floor = Vec::new();

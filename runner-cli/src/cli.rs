@@ -60,6 +60,10 @@ pub struct RunFlags {
     /// Kill a program (and everything it started) after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// How long the embedded engine's start (the interpreter and the preloads) may take before runner
+    /// gives up on it [default: 300].
+    #[arg(long, value_name = "SECS")]
+    pub startup_timeout: Option<f64>,
     /// Seed for random choices (the device), making runs reproducible.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,

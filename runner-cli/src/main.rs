@@ -10,6 +10,8 @@ mod cli;
 mod error;
 mod exit_code;
 mod inputs;
+mod junit;
+mod programs;
 mod report;
 mod reporter;
 mod settings;

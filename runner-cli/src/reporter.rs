@@ -1,8 +1,11 @@
 //! The consumer of a batch's events. The numbers live in [`Stats`] (pure, unit-tested); the outputs
 //! are sinks that read them: the JSONL file (each record written the moment it arrives, one `write`
-//! per whole line), the JUnit cases, the progress display (a bar on a terminal, a plain line every few
-//! seconds otherwise, nothing with `--quiet`) and the summary (counts, rate, throughput, slowest
-//! programs and failure buckets with their reproduce commands).
+//! per whole line; a failed write cuts the file back to its last whole line and closes it), the
+//! JUnit report (written at the end from the records on disk by [`crate::junit`], from the JSONL
+//! file or, without one, from a private spool of the same records), the progress display (a bar on
+//! a terminal, a plain line every few seconds otherwise, nothing with `--quiet`) and the summary
+//! (counts, rate, throughput, slowest programs and failure buckets with their reproduce commands).
+//! Nothing here keeps a record once it is written.
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
@@ -11,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
 use runner_core::classify::{classify, signature, IgnorePatterns, Status};
@@ -19,8 +21,9 @@ use runner_core::{EngineFailure, Mode, RunResult};
 
 use runner_embed::dispatcher::{CancelReason, Event};
 
+use crate::junit;
 use crate::stats::Stats;
-use crate::text::shell_quote;
+use crate::text::shell_quote_path;
 
 /// How often a non-terminal progress line is printed.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -45,6 +48,7 @@ struct Record<'a> {
 #[derive(Serialize)]
 struct EngineFailedRecord<'a> {
     success: bool,
+    #[serde(flatten, serialize_with = "runner_core::program_path::serialize")]
     program: &'a Path,
     mode: Mode,
     duration: f64,
@@ -54,63 +58,97 @@ struct EngineFailedRecord<'a> {
     engine_failure: &'a EngineFailure,
 }
 
-/// The JSONL sink: whole lines, under the lock the Ctrl-C path also takes.
-struct Jsonl(Arc<Mutex<File>>);
+/// A JSONL file the reporter writes: the results file (`--output`) or the JUnit report's spool.
+/// Lines are written whole, under the lock the Ctrl-C path also takes. The first write that fails
+/// (a full disk) cuts the file back to the end of its last whole line and closes it: every line
+/// on disk stays a whole record, later records are counted as lost, and the batch ends with 3.
+pub struct JsonlFile {
+    file: Arc<Mutex<File>>,
+    /// How messages name it ("the results file /x.jsonl").
+    what: String,
+    /// Where this run's records begin (after the records a resumed run keeps).
+    start: u64,
+    /// The end of the last whole line written.
+    end: u64,
+    /// A regular file, which can be cut back and read back (not /dev/full, a pipe).
+    regular: bool,
+    failed: Option<std::io::Error>,
+    lost: usize,
+}
 
-impl Jsonl {
-    fn write(&self, record: &impl Serialize) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(std::io::Error::from)?;
-        line.push(b'\n');
-        // One write of the whole line under the lock: lines stay whole.
-        let mut f = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        f.write_all(&line)
+impl JsonlFile {
+    /// A sink for `file`, named `what` in messages, whose records begin at `start` (its length).
+    pub fn new(file: Arc<Mutex<File>>, what: String, start: u64) -> Self {
+        let regular = file.lock().unwrap_or_else(|e| e.into_inner()).metadata().is_ok_and(|m| m.is_file());
+        JsonlFile { file, what, start, end: start, regular, failed: None, lost: 0 }
     }
-}
 
-/// The JUnit sink: cases collected, the file written at the end.
-struct Junit {
-    path: PathBuf,
-    cases: Vec<TestCase>,
-    classname: String,
-}
+    /// The file and its lock, for the Ctrl-C path (which must not exit in the middle of a line).
+    pub fn shared(&self) -> Arc<Mutex<File>> {
+        Arc::clone(&self.file)
+    }
 
-impl Junit {
-    fn add(&mut self, result: &RunResult, status: Status) {
-        let name = result.program.display().to_string();
-        let mut case_status = match status {
-            Status::Passed => TestCaseStatus::success(),
-            Status::Ignored => {
-                let mut s = TestCaseStatus::skipped();
-                s.set_message("failure matches an ignore pattern");
-                s
-            }
-            Status::Failed | Status::Crashed | Status::TimedOut => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(format!("{}: {}", status.as_str(), signature(result)));
-                s.set_type(status.as_str());
-                s
-            }
-        };
-        if status.is_failure() {
-            case_status.set_description(result.stderr.clone());
+    /// Whether the records can be read back from it (a regular file).
+    pub fn readable(&self) -> bool {
+        self.regular
+    }
+
+    /// Appends one whole line; on the first failure returns what to tell the user now.
+    fn write_line(&mut self, line: &[u8]) -> Option<String> {
+        if self.failed.is_some() {
+            self.lost += 1;
+            return None;
         }
-        let mut case = TestCase::new(name, case_status);
-        case.set_classname(self.classname.clone());
-        case.set_time(Duration::from_secs_f64(result.duration));
-        case.set_system_out(result.stdout.clone());
-        case.set_system_err(result.stderr.clone());
-        self.cases.push(case);
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        match f.write_all(line) {
+            Ok(()) => {
+                self.end += line.len() as u64;
+                None
+            }
+            Err(e) => {
+                // Part of the line may be on disk: cut it off, under the lock, so that every line of
+                // the file stays a whole record (for --resume, the JUnit report, jq).
+                let cut = if self.regular { f.set_len(self.end).err() } else { None };
+                let told = match cut {
+                    None => format!(
+                        "cannot write {}: {e}; it ends at its last whole record and later results are not written to it",
+                        self.what
+                    ),
+                    Some(cut) => format!(
+                        "cannot write {}: {e}; cutting it back to its last whole record failed too: {cut}",
+                        self.what
+                    ),
+                };
+                self.failed = Some(e);
+                self.lost += 1;
+                Some(told)
+            }
+        }
     }
 
-    fn add_engine_failure(&mut self, program: &Path, duration: f64, failure: &EngineFailure) {
-        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
-        status.set_message(format!("engine failed: {failure}"));
-        status.set_type(ENGINE_FAILED);
-        let mut case = TestCase::new(program.display().to_string(), status);
-        case.set_classname(self.classname.clone());
-        case.set_time(Duration::from_secs_f64(duration));
-        self.cases.push(case);
+    /// The summary's runner error, when a write failed.
+    fn error(&self) -> Option<String> {
+        let e = self.failed.as_ref()?;
+        Some(format!(
+            "cannot write {}: {e}: {} results not written (--resume runs them)",
+            self.what, self.lost
+        ))
     }
+
+    /// This run's records, for reading back.
+    fn records(&self) -> std::io::Result<junit::Region> {
+        let file = self.file.lock().unwrap_or_else(|e| e.into_inner()).try_clone()?;
+        Ok(junit::Region::new(file, self.start, self.end))
+    }
+}
+
+/// The JUnit report: where it goes, and the spool it is written from when the results file cannot
+/// be read back (no `--output`, or one that is not a regular file).
+pub struct JunitOutput {
+    /// The report's path.
+    pub path: PathBuf,
+    /// A private JSONL of this run's records (an unnamed temporary file).
+    pub spool: Option<JsonlFile>,
 }
 
 /// The progress sink.
@@ -157,6 +195,14 @@ impl Progress {
         }
     }
 
+    /// A line on stderr that must be seen (even with --quiet), without tearing the bar.
+    fn say(&self, line: &str) {
+        match self {
+            Progress::Bar(bar) => bar.suspend(|| eprintln!("{line}")),
+            _ => eprintln!("{line}"),
+        }
+    }
+
     fn finish(&self) {
         if let Progress::Bar(bar) = self {
             bar.finish_and_clear();
@@ -169,8 +215,8 @@ pub struct Reporter {
     stats: Stats,
     mode: Mode,
     ignore: IgnorePatterns,
-    jsonl: Option<Jsonl>,
-    junit: Option<Junit>,
+    results: Option<JsonlFile>,
+    junit: Option<JunitOutput>,
     progress: Progress,
     started: Instant,
     reproduce: String,
@@ -178,10 +224,10 @@ pub struct Reporter {
 
 /// Where a reporter writes, besides its summary on stdout.
 pub struct Outputs {
-    /// The JSONL results file (shared with the Ctrl-C handler, which closes it cleanly).
-    pub jsonl: Option<Arc<Mutex<File>>>,
+    /// The JSONL results file (its lock shared with the Ctrl-C handler, which exits cleanly).
+    pub results: Option<JsonlFile>,
     /// The JUnit XML report, written at the end.
-    pub junit: Option<PathBuf>,
+    pub junit: Option<JunitOutput>,
     /// No progress on stderr.
     pub quiet: bool,
 }
@@ -193,15 +239,15 @@ impl Reporter {
         skipped: usize,
         mode: Mode,
         ignore: IgnorePatterns,
-        Outputs { jsonl, junit, quiet }: Outputs,
+        Outputs { results, junit, quiet }: Outputs,
         reproduce: String,
     ) -> Self {
         Reporter {
             stats: Stats::new(total, skipped),
             mode,
             ignore,
-            jsonl: jsonl.map(Jsonl),
-            junit: junit.map(|path| Junit { path, cases: Vec::new(), classname: format!("runner.{mode}") }),
+            results,
+            junit,
             progress: Progress::new(total, quiet),
             started: Instant::now(),
             reproduce,
@@ -237,18 +283,12 @@ impl Reporter {
                     status: ENGINE_FAILED,
                     engine_failure: &failure,
                 });
-                if let Some(junit) = &mut self.junit {
-                    junit.add_engine_failure(&program, duration, &failure);
-                }
                 self.stats.add_engine_failure(&program, index, worker, duration, &failure);
             }
             Event::ProgramFinished { index, worker, result } => {
                 let status = classify(&result, &self.ignore);
                 let sig = status.is_failure().then(|| signature(&result));
                 self.write(&Record { result: &result, index, worker, status, signature: sig.clone() });
-                if let Some(junit) = &mut self.junit {
-                    junit.add(&result, status);
-                }
                 let ignored_by = (status == Status::Ignored).then(|| self.ignore.matching(&result)).flatten();
                 self.stats.add_result(&result, status, ignored_by, sig.as_deref());
             }
@@ -256,16 +296,30 @@ impl Reporter {
         self.progress.tick(&self.stats, self.started);
     }
 
+    /// Writes one record to the results file and the JUnit spool.
     fn write(&mut self, record: &impl Serialize) {
-        let Some(jsonl) = &self.jsonl else { return };
-        if let Err(e) = jsonl.write(record) {
-            self.stats.add_error(format!("writing the results file: {e}"));
+        let spool = self.junit.as_mut().and_then(|j| j.spool.as_mut());
+        if self.results.is_none() && spool.is_none() {
+            return;
+        }
+        let mut line = match serde_json::to_vec(record) {
+            Ok(line) => line,
+            Err(e) => {
+                self.stats.add_error(format!("cannot write a result as JSON: {e}"));
+                return;
+            }
+        };
+        line.push(b'\n');
+        for sink in [self.results.as_mut(), spool].into_iter().flatten() {
+            if let Some(told) = sink.write_line(&line) {
+                self.progress.say(&format!("runner: error: {told}"));
+            }
         }
     }
 
     /// Programs the engine could not run, and results that could not be written.
     pub fn runner_errors(&self) -> usize {
-        self.stats.errors().len()
+        self.stats.error_count()
     }
 
     /// Whether any program failed (or could not be run).
@@ -273,11 +327,35 @@ impl Reporter {
         self.stats.any_failure()
     }
 
-    /// Closes the progress display, writes the JUnit file and prints the summary.
+    /// Closes the progress display, writes the JUnit file and prints the summary. What could not be
+    /// written is a runner error of the summary (and so exit code 3), named on stderr too.
     pub fn finish(&mut self, interrupted: bool, fail_fast: bool) -> std::io::Result<()> {
         self.progress.finish();
         if let Some(junit) = self.junit.take() {
-            write_junit(&junit.path, junit.cases, self.started.elapsed())?;
+            let source = junit.spool.as_ref().or(self.results.as_ref());
+            let classname = format!("runner.{}", self.mode);
+            let written = match source {
+                Some(source) => {
+                    junit::write(&junit.path, || source.records(), &classname, self.started.elapsed())
+                }
+                None => Err(std::io::Error::other("no records to read back")),
+            };
+            if let Err(e) = written {
+                // A cut report is worse than none: CI would read part of it as the whole.
+                let _ = std::fs::remove_file(&junit.path);
+                let message = format!(
+                    "cannot write the JUnit report {}: {e} (the incomplete file was removed)",
+                    junit.path.display()
+                );
+                eprintln!("runner: error: {message}");
+                self.stats.add_error(message);
+            }
+            if let Some(error) = junit.spool.as_ref().and_then(JsonlFile::error) {
+                self.stats.add_error(error);
+            }
+        }
+        if let Some(error) = self.results.as_ref().and_then(JsonlFile::error) {
+            self.stats.add_error(error);
         }
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
@@ -306,7 +384,7 @@ struct Summary<'a> {
 impl Summary<'_> {
     /// The command that re-runs one program as the batch ran it.
     fn reproduce_command(&self, program: &Path) -> String {
-        format!("{} {}", self.reproduce, shell_quote(&program.display().to_string()))
+        format!("{} {}", self.reproduce, shell_quote_path(program))
     }
 
     fn write(
@@ -343,6 +421,7 @@ impl Summary<'_> {
             if interrupted { ", interrupted" } else { "" }
         )?;
         let errors = stats.errors();
+        let error_count = stats.error_count();
         writeln!(
             out,
             "  passed {}, failed {}, crashed {}, timed out {}, ignored {}{}",
@@ -351,7 +430,7 @@ impl Summary<'_> {
             n(Status::Crashed),
             n(Status::TimedOut),
             n(Status::Ignored),
-            if errors.is_empty() { String::new() } else { format!(", runner errors {}", errors.len()) }
+            if error_count == 0 { String::new() } else { format!(", runner errors {error_count}") }
         )?;
         if stats.cancelled() > 0 {
             writeln!(
@@ -395,8 +474,19 @@ impl Summary<'_> {
                 writeln!(out, "         reproduce: {}", self.reproduce_command(&b.example))?;
             }
         }
+        if stats.unbucketed() > 0 {
+            writeln!(
+                out,
+                "  {} more failures have signatures beyond the first {} (the records' `signature` has them)",
+                stats.unbucketed(),
+                crate::stats::MAX_BUCKETS
+            )?;
+        }
         for e in errors {
             writeln!(out, "runner error: {e}")?;
+        }
+        if error_count > errors.len() {
+            writeln!(out, "runner error: ... and {} more", error_count - errors.len())?;
         }
         if fail_fast {
             if let Some(p) = stats.first_failure() {
@@ -411,24 +501,13 @@ impl Summary<'_> {
     }
 }
 
-fn write_junit(path: &Path, cases: Vec<TestCase>, elapsed: Duration) -> std::io::Result<()> {
-    let mut suite = TestSuite::new("runner batch");
-    suite.add_test_cases(cases);
-    suite.set_time(elapsed);
-    let mut report = Report::new("runner");
-    report.add_test_suite(suite);
-    report.set_time(elapsed);
-    let file = File::create(path)?;
-    report.serialize(file).map_err(std::io::Error::other)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn shell_quoting_protects_what_the_shell_would_split() {
-        assert_eq!(shell_quote("/a/b.py"), "/a/b.py");
-        assert_eq!(shell_quote("/a b/it's.py"), r"'/a b/it'\''s.py'");
+        assert_eq!(shell_quote_path(Path::new("/a/b.py")), "/a/b.py");
+        assert_eq!(shell_quote_path(Path::new("/a b/it's.py")), r"'/a b/it'\''s.py'");
     }
 }

@@ -55,16 +55,10 @@ pub fn single(
 /// Builds the validated configuration shared by every command that runs programs.
 pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
     let mut config = RunConfig::new(flags.mode, find_python(flags.python.as_deref())?);
-    config.timeout = match flags.timeout {
-        None => None,
-        Some(secs) if secs > 0.0 => Some(seconds(secs, "--timeout")?),
-        Some(secs) => {
-            return Err(SettingsError::BadValue {
-                flag: "--timeout",
-                reason: format!("{secs} is not a positive number of seconds"),
-            })
-        }
-    };
+    config.timeout = flags.timeout.map(|secs| positive_seconds(secs, "--timeout")).transpose()?;
+    if let Some(secs) = flags.startup_timeout {
+        config.startup_timeout = positive_seconds(secs, "--startup-timeout")?;
+    }
     config.max_output = flags.max_output;
     config.preload = flags.preload.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
     if let Some(bad) = config.preload.iter().find(|m| !m.split('.').all(is_identifier)) {
@@ -87,13 +81,57 @@ pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
     Ok(config)
 }
 
-/// `secs` (zero or more) as a duration, or a usage error naming `flag` when it is not a number of
-/// seconds a duration can hold (NaN, negative, `1e300`).
+/// The longest any duration flag may be: a billion seconds (about 31 years). Longer is a mistake,
+/// and the clock arithmetic of a deadline that far off overflows.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// The most parallel workers (`-j`): each has an executor (and a spare being forked), so more would
+/// be thousands of processes.
+pub const MAX_WORKERS: usize = 1024;
+
+/// `secs` (from 0 to [`MAX_SECONDS`]) as a duration, or a usage error naming `flag` (NaN, negative,
+/// infinite, `1e300`).
 pub fn seconds(secs: f64, flag: &'static str) -> Result<Duration, SettingsError> {
-    Duration::try_from_secs_f64(secs).map_err(|_| SettingsError::BadValue {
-        flag,
-        reason: format!("{secs} is not a number of seconds runner can wait"),
-    })
+    if (0.0..=MAX_SECONDS).contains(&secs) {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(SettingsError::BadValue {
+            flag,
+            reason: format!("{} is not a number of seconds from 0 to {MAX_SECONDS:e}", number(secs)),
+        })
+    }
+}
+
+/// Like [`seconds`], but zero is refused too (a timeout of nothing).
+pub fn positive_seconds(secs: f64, flag: &'static str) -> Result<Duration, SettingsError> {
+    if secs > 0.0 && secs <= MAX_SECONDS {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(SettingsError::BadValue {
+            flag,
+            reason: format!("{} is not a number of seconds above 0 and up to {MAX_SECONDS:e}", number(secs)),
+        })
+    }
+}
+
+/// A worker count from 1 to [`MAX_WORKERS`], or a usage error naming `flag`; `None` stays `None`
+/// (the default is the caller's).
+pub fn workers(n: Option<usize>, flag: &'static str) -> Result<Option<usize>, SettingsError> {
+    match n {
+        Some(n) if !(1..=MAX_WORKERS).contains(&n) => {
+            Err(SettingsError::BadValue { flag, reason: format!("{n} is not from 1 to {MAX_WORKERS}") })
+        }
+        n => Ok(n),
+    }
+}
+
+/// A number as the user would write it: `1e300`, not three hundred digits.
+fn number(x: f64) -> String {
+    if x.is_finite() && x.abs() >= 1e15 {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
 }
 
 /// runner's cache directory: `$RUNNER_CACHE_DIR`, else `$XDG_CACHE_HOME/runner`, else
@@ -181,6 +219,27 @@ fn is_executable(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_checked_against_their_range_and_named_in_the_error() {
+        assert_eq!(seconds(0.0, "--x").unwrap(), Duration::ZERO);
+        assert_eq!(positive_seconds(2.5, "--x").unwrap(), Duration::from_millis(2500));
+        assert_eq!(seconds(MAX_SECONDS, "--x").unwrap(), Duration::from_secs(1_000_000_000));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1e19, 1e300] {
+            let e = seconds(bad, "--x").unwrap_err().to_string();
+            assert!(e.starts_with("invalid value for --x: "), "{e}");
+            assert!(e.len() < 100, "one short line: {e}");
+        }
+        assert!(positive_seconds(0.0, "--x").is_err());
+        assert!(seconds(1e300, "--x").unwrap_err().to_string().contains("1e300 is not"));
+    }
+
+    #[test]
+    fn worker_counts_are_from_1_to_the_limit() {
+        assert_eq!(workers(None, "-j").unwrap(), None);
+        assert_eq!(workers(Some(MAX_WORKERS), "-j").unwrap(), Some(MAX_WORKERS));
+        assert!(workers(Some(0), "-j").is_err() && workers(Some(MAX_WORKERS + 1), "-j").is_err());
+    }
 
     #[test]
     fn absolute_collapses_like_abspath() {

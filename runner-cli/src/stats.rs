@@ -1,6 +1,8 @@
 //! The numbers of a batch, kept apart from every output: counts per verdict, failure buckets, the
 //! slowest programs, engine failures and other runner errors. Pure bookkeeping, unit-tested; the
-//! reporter's sinks (JSONL, JUnit, progress, summary) read it.
+//! reporter's sinks (JSONL, JUnit, progress, summary) read it. Its memory does not grow with the
+//! corpus: everything kept per program or per message is bounded ([`SLOWEST`], [`MAX_BUCKETS`],
+//! [`MAX_ERRORS`]) and the rest is counted.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,13 @@ use runner_core::{EngineFailure, RunResult};
 
 /// How many of the slowest programs are kept.
 pub const SLOWEST: usize = 5;
+
+/// How many distinct failure signatures get a bucket of their own; failures with a signature first
+/// seen after that are only counted ([`Stats::unbucketed`]).
+pub const MAX_BUCKETS: usize = 1000;
+
+/// How many runner errors are kept with their message; later ones are only counted.
+pub const MAX_ERRORS: usize = 100;
 
 /// One failure bucket: programs whose failures share a signature.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,8 +31,8 @@ pub struct Bucket {
     pub example: PathBuf,
 }
 
-/// Everything counted so far. Memory stays flat however many programs run: the slowest list is
-/// bounded and durations are summed.
+/// Everything counted so far. Memory stays flat however many programs run: the slowest list, the
+/// buckets and the error messages are bounded, durations are summed.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Programs to run (after `--resume` left out the recorded ones).
@@ -35,10 +44,12 @@ pub struct Stats {
     counts: BTreeMap<Status, usize>,
     ignored_by: BTreeMap<usize, usize>,
     buckets: BTreeMap<String, Bucket>,
+    unbucketed: usize,
     slowest: Vec<(f64, PathBuf)>,
     total_duration: f64,
     timed: usize,
     errors: Vec<String>,
+    error_count: usize,
     first_failure: Option<PathBuf>,
     leaks: usize,
     cancelled: Vec<PathBuf>,
@@ -64,12 +75,14 @@ impl Stats {
             *self.ignored_by.entry(i).or_default() += 1;
         }
         if let Some(sig) = signature {
-            let b = self.buckets.entry(sig.to_string()).or_insert_with(|| Bucket {
-                status,
-                count: 0,
-                example: result.program.clone(),
-            });
-            b.count += 1;
+            if let Some(b) = self.buckets.get_mut(sig) {
+                b.count += 1;
+            } else if self.buckets.len() < MAX_BUCKETS {
+                let b = Bucket { status, count: 1, example: result.program.clone() };
+                self.buckets.insert(sig.to_string(), b);
+            } else {
+                self.unbucketed += 1;
+            }
             self.first_failure.get_or_insert_with(|| result.program.clone());
         }
         if result.leaked_pipes {
@@ -94,7 +107,7 @@ impl Stats {
         duration: f64,
         f: &EngineFailure,
     ) {
-        self.errors.push(format!(
+        self.add_error(format!(
             "{} (program #{index}, worker {worker}, after {duration:.1}s): engine failed: {f}",
             program.display()
         ));
@@ -113,7 +126,10 @@ impl Stats {
 
     /// Notes a runner error that is not about one program (results that cannot be written).
     pub fn add_error(&mut self, message: String) {
-        self.errors.push(message);
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(message);
+        }
+        self.error_count += 1;
     }
 
     /// Programs with this verdict.
@@ -123,7 +139,7 @@ impl Stats {
 
     /// Failed, crashed and timed-out programs, plus runner errors.
     pub fn failures(&self) -> usize {
-        self.counts.iter().filter(|(s, _)| s.is_failure()).map(|(_, n)| n).sum::<usize>() + self.errors.len()
+        self.counts.iter().filter(|(s, _)| s.is_failure()).map(|(_, n)| n).sum::<usize>() + self.error_count
     }
 
     /// Whether the batch fails.
@@ -131,9 +147,15 @@ impl Stats {
         self.failures() > 0
     }
 
-    /// Engine failures and results that could not be written, in the order they happened.
+    /// Engine failures and results that could not be written, in the order they happened: the
+    /// first [`MAX_ERRORS`] of them ([`Stats::error_count`] counts them all).
     pub fn errors(&self) -> &[String] {
         &self.errors
+    }
+
+    /// How many runner errors there were.
+    pub fn error_count(&self) -> usize {
+        self.error_count
     }
 
     /// The buckets, largest first (ties by signature).
@@ -141,6 +163,11 @@ impl Stats {
         let mut buckets: Vec<_> = self.buckets.iter().map(|(s, b)| (s.as_str(), b)).collect();
         buckets.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
         buckets
+    }
+
+    /// Failures whose signature came after [`MAX_BUCKETS`] others: counted, in no bucket.
+    pub fn unbucketed(&self) -> usize {
+        self.unbucketed
     }
 
     /// How many failures each ignore pattern (by index) absorbed.
@@ -231,6 +258,28 @@ mod tests {
         assert_eq!(slowest, vec![7.0, 6.0, 5.0, 4.0, 3.0]);
         assert_eq!(s.mean_duration(), Some(3.5));
         assert!(!s.any_failure());
+    }
+
+    #[test]
+    fn buckets_and_error_messages_stop_growing_at_their_bounds_but_everything_is_counted() {
+        let n = MAX_BUCKETS + 7;
+        let mut s = Stats::new(n, 0);
+        for i in 0..n {
+            let r = result(&format!("/{i}.py"), 1, 0.1);
+            s.add_result(&r, Status::Failed, None, Some(&format!("E{i}")));
+        }
+        // A signature that has its bucket still counts into it after the bound.
+        s.add_result(&result("/again.py", 1, 0.1), Status::Failed, None, Some("E0"));
+        assert_eq!((s.buckets().len(), s.unbucketed()), (MAX_BUCKETS, 7));
+        assert_eq!(
+            s.buckets()[0],
+            ("E0", &Bucket { status: Status::Failed, count: 2, example: "/0.py".into() })
+        );
+        for i in 0..MAX_ERRORS + 3 {
+            s.add_error(format!("e{i}"));
+        }
+        assert_eq!((s.errors().len(), s.error_count()), (MAX_ERRORS, MAX_ERRORS + 3));
+        assert_eq!(s.failures(), n + 1 + MAX_ERRORS + 3);
     }
 
     #[test]

@@ -26,6 +26,31 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// A path as one word for a shell: [`shell_quote`] when it is UTF-8, else ANSI-C quoting
+/// (`$'...'`, which bash, zsh and POSIX.1-2024 sh read) with each byte that is not printable ASCII as
+/// `\xHH`, so that the word names the very file.
+pub fn shell_quote_path(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(text) = path.to_str() {
+        return shell_quote(text);
+    }
+    let mut word = String::from("$'");
+    for &b in path.as_os_str().as_bytes() {
+        match b {
+            b'\\' | b'\'' => {
+                word.push('\\');
+                word.push(b as char);
+            }
+            0x20..=0x7e => word.push(b as char),
+            _ => {
+                let _ = write!(word, "\\x{b:02x}");
+            }
+        }
+    }
+    word.push('\'');
+    word
+}
+
 /// `runner run` with what changes how a program runs under `config`, for the reproduce commands:
 /// the mode (when not the default), the interpreter (when it is not the one runner would find
 /// anyway, `default_python`), the preloads and the timeout. A program path follows.
@@ -35,7 +60,7 @@ pub fn reproduce_prefix(config: &RunConfig, default_python: Option<&std::path::P
         let _ = write!(cmd, " --mode {}", config.mode);
     }
     if default_python != Some(config.python.as_path()) {
-        let _ = write!(cmd, " --python {}", shell_quote(&config.python.display().to_string()));
+        let _ = write!(cmd, " --python {}", shell_quote_path(&config.python));
     }
     if !config.preload.is_empty() {
         let _ = write!(cmd, " --preload {}", config.preload.join(","));
@@ -58,6 +83,14 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_quoted_byte_for_byte() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"/d/caf\xe9 it's\\.py"));
+        assert_eq!(shell_quote_path(odd), r"$'/d/caf\xe9 it\'s\\.py'");
+        assert_eq!(shell_quote_path(Path::new("/a b.py")), "'/a b.py'");
     }
 
     #[test]

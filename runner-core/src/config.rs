@@ -8,6 +8,11 @@ use std::time::Duration;
 /// Default cap on captured bytes per stream.
 pub const DEFAULT_MAX_OUTPUT: u64 = 64 * 1024 * 1024;
 
+/// Default limit on the embedded engine's start (the interpreter and the preloads): far above what
+/// importing the compiler stack takes from source (15 s on the GPU machine), short enough that a
+/// preload that hangs is reported.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Which engine runs programs. The one spelling of the modes: the command line (`--mode`, `--modes`,
 /// through the `clap` feature), results (serde) and the fuzzer's oracle all use it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -67,6 +72,9 @@ pub struct RunConfig {
     pub leak_grace: Duration,
     /// Modules the embedded engines import once before forking executors.
     pub preload: Vec<String>,
+    /// How long the embedded engine's start (interpreter and preloads) may take; past it the worker
+    /// is killed and the start is a set-up error.
+    pub startup_timeout: Duration,
     /// Where the embedded engines keep the preloads' bytecode when the interpreter would write none
     /// (PYTHONDONTWRITEBYTECODE, -B); `None`: the preloads are compiled from source, as python does.
     pub bytecode_cache: Option<PathBuf>,
@@ -86,6 +94,7 @@ impl RunConfig {
             max_output: DEFAULT_MAX_OUTPUT,
             leak_grace: Duration::from_millis(500),
             preload: Vec::new(),
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             bytecode_cache: None,
             max_programs_per_executor: None,
             seed: None,

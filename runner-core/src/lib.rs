@@ -10,6 +10,7 @@ pub mod config;
 pub mod device;
 pub mod exit;
 pub mod outcome;
+pub mod program_path;
 pub mod result;
 pub mod spec;
 pub mod text;

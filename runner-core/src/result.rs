@@ -34,7 +34,9 @@ pub struct RunResult {
     pub stderr: String,
     /// The exit code, or the negative signal number when a signal ended the program.
     pub returncode: i32,
-    /// Absolute path of the program.
+    /// Absolute path of the program (`program`, and `program_bytes` for a path that is not UTF-8:
+    /// [`crate::program_path`]).
+    #[serde(flatten, with = "crate::program_path")]
     pub program: PathBuf,
     /// The engine that ran it.
     pub mode: Mode,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{bounded, Sender};
 
 use runner_core::device::CUDA_VISIBLE_DEVICES;
 use runner_core::{EngineFailure, Mode, ProgramSpec, RunResult};
@@ -203,23 +203,31 @@ pub type StopWhen<'a> = &'a (dyn Fn(&RunResult) -> bool + Sync);
 
 /// Runs `jobs` on `devices.len()` workers (worker `i` pinned to `devices[i]`, `None` for no device)
 /// and sends events until every job ran or the run was cancelled; the last event is
-/// [`Event::RunFinished`]. With one worker, jobs run in the given order.
+/// [`Event::RunFinished`]. With one worker, jobs run in the given order. Jobs are taken from the
+/// iterator only as workers come to them (a few ahead of each), so a batch of a million programs
+/// never holds a million jobs.
 pub fn run(
     engines: &Engines,
-    jobs: Vec<Job>,
+    jobs: impl IntoIterator<Item = Job, IntoIter: ExactSizeIterator + Send>,
     devices: &[Option<String>],
     cancel: &Cancel,
     stop_when: Option<StopWhen<'_>>,
     events: Sender<Event>,
 ) {
+    let jobs = jobs.into_iter();
     let _ =
         events.send(Event::RunStarted { programs: jobs.len(), workers: devices.len(), mode: engines.mode() });
-    let (tx, rx) = unbounded::<Job>();
-    for job in jobs {
-        let _ = tx.send(job);
-    }
-    drop(tx);
+    let (tx, rx) = bounded::<Job>(2 * devices.len().max(1));
     std::thread::scope(|scope| {
+        // The feeder ends when every job is queued, or when every worker has stopped taking them
+        // (a cancelled run): its send then fails.
+        scope.spawn(move || {
+            for job in jobs {
+                if tx.send(job).is_err() {
+                    break;
+                }
+            }
+        });
         for (worker, device) in devices.iter().enumerate() {
             let rx = rx.clone();
             let events = events.clone();
@@ -276,6 +284,8 @@ pub fn run(
                 })
                 .expect("spawn a worker thread");
         }
+        // Only the workers hold the queue now: when they have all stopped, the feeder's send fails.
+        drop(rx);
     });
     let _ = events.send(Event::RunFinished { cancelled: cancel.reason() });
 }

@@ -28,6 +28,10 @@ use crate::{unix, EngineError};
 /// The Python version this binary embeds (`major.minor`).
 pub const LINKED_PYTHON: &str = env!("RUNNER_LINKED_PYTHON");
 
+/// The standard library of the Python this binary was built against (empty when the build could
+/// not ask it).
+const LINKED_STDLIB: &str = env!("RUNNER_LINKED_STDLIB");
+
 /// What the selected interpreter says about itself.
 #[derive(Clone, Debug)]
 pub struct PythonFacts {
@@ -35,24 +39,126 @@ pub struct PythonFacts {
     pub executable: PathBuf,
     /// `major.minor`.
     pub version: String,
+    /// `sys.version`: the release, the build and the compiler.
+    pub build: String,
+    /// Its standard library (`sysconfig.get_path("stdlib")`).
+    pub stdlib: PathBuf,
+    /// The shared libpython it loads, when it was built with one.
+    pub libpython: Option<PathBuf>,
 }
 
-/// Asks the selected interpreter for its `sys.executable` and version.
+/// The marker the probe's facts follow: only the probe prints it, so an executable that is not
+/// Python (`/bin/true`, a shell script) cannot pass.
+const PROBE_MARKER: &[u8] = b"\0runner-probe-1\0";
+
+/// What the probe prints: the marker, then the facts, each NUL-terminated; paths go out as the bytes
+/// they are. The interpreter's start-up may print too (a `.pth` file can), before the marker; the
+/// probe ends with `os._exit` so that exit handlers registered at start-up print nothing after it.
+const PROBE: &str = "import os, sys, sysconfig
+shared = sysconfig.get_config_var('Py_ENABLE_SHARED') and sysconfig.get_config_var('INSTSONAME')
+lib = os.path.join(sysconfig.get_config_var('LIBDIR') or '', shared) if shared else ''
+facts = [sys.executable, '%d.%d' % sys.version_info[:2], sys.version, sysconfig.get_path('stdlib'), lib]
+sys.stdout.flush()
+sys.stdout.buffer.write(b'\\0runner-probe-1\\0' + b''.join(os.fsencode(f) + b'\\0' for f in facts))
+sys.stdout.buffer.flush()
+os._exit(0)
+";
+
+/// Asks the selected interpreter what it is; an error when it does not answer as a Python 3 does.
 pub fn probe(python: &Path) -> Result<PythonFacts, EngineError> {
+    use std::os::unix::ffi::OsStrExt;
     let out = Command::new(python)
-        .args(["-c", "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"])
+        .args(["-c", PROBE])
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
         .map_err(|source| EngineError::Spawn { python: python.to_path_buf(), source })?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    match (out.status.success(), lines.next(), lines.next()) {
-        (true, Some(exe), Some(version)) if !exe.is_empty() => {
-            Ok(PythonFacts { executable: PathBuf::from(exe), version: version.to_string() })
+    let after_marker = out
+        .stdout
+        .windows(PROBE_MARKER.len())
+        .rposition(|w| w == PROBE_MARKER)
+        .map(|at| &out.stdout[at + PROBE_MARKER.len()..]);
+    let facts: Vec<&[u8]> = after_marker.map(|f| f.split(|b| *b == 0).collect()).unwrap_or_default();
+    let path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match facts[..] {
+        [exe, version, build, stdlib, lib, b""] if out.status.success() && !exe.is_empty() => {
+            Ok(PythonFacts {
+                executable: path(exe),
+                version: text(version),
+                build: text(build),
+                stdlib: path(stdlib),
+                libpython: (!lib.is_empty()).then(|| path(lib)),
+            })
         }
         _ => Err(EngineError::Probe { python: python.to_path_buf() }),
     }
+}
+
+/// Why the selected interpreter is not the one this binary embeds, if it is not: its version and
+/// build (`sys.version`, against the linked libpython's own), its standard library (against the
+/// build's) and its shared libpython (against the one loaded here). Only that interpreter's
+/// libpython with its own standard library makes an embedded python that is the selected one;
+/// another patch release of the same minor version (Debian's 3.11 beside pyenv's) starts on a
+/// standard library that is not its own ("No module named '_socket'").
+pub fn not_embeddable(python: &Path, facts: &PythonFacts) -> Option<String> {
+    let embedded = linked_build();
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if facts.version != LINKED_PYTHON || one_line(&facts.build) != one_line(&embedded) {
+        let shown =
+            if facts.version != LINKED_PYTHON { facts.version.clone() } else { one_line(&facts.build) };
+        let ours =
+            if facts.version != LINKED_PYTHON { LINKED_PYTHON.to_string() } else { one_line(&embedded) };
+        return Some(format!("{} is Python {shown} but this runner embeds Python {ours}", python.display()));
+    }
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if !LINKED_STDLIB.is_empty() && !same(&facts.stdlib, Path::new(LINKED_STDLIB)) {
+        return Some(format!(
+            "{} uses the standard library in {} but the Python this runner embeds has its own in {LINKED_STDLIB}",
+            python.display(),
+            facts.stdlib.display()
+        ));
+    }
+    match (&facts.libpython, linked_libpython()) {
+        (Some(theirs), Some(ours)) if !same(theirs, &ours) => Some(format!(
+            "{} loads {} but this runner embeds {}",
+            python.display(),
+            theirs.display(),
+            ours.display()
+        )),
+        _ => None,
+    }
+}
+
+/// `sys.version` of the libpython this binary loaded (`Py_GetVersion`, which needs no interpreter).
+fn linked_build() -> String {
+    static BUILD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            // SAFETY: Py_GetVersion formats constants of the library into a static buffer and returns
+            // it; it may be called before the interpreter is initialised. Called once (OnceLock).
+            let version = unsafe { std::ffi::CStr::from_ptr(pyo3::ffi::Py_GetVersion()) };
+            version.to_string_lossy().into_owned()
+        })
+        .clone()
+}
+
+/// The file of the libpython this binary loaded.
+fn linked_libpython() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: Dl_info is plain data that dladdr fills in.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let symbol = pyo3::ffi::Py_GetVersion as *const libc::c_void;
+    // SAFETY: dladdr reads the loader's tables for an address of a loaded function.
+    if unsafe { libc::dladdr(symbol, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the loader, valid while it is loaded.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes())))
 }
 
 /// How an executor ended, as the zygote reports it.
@@ -82,8 +188,11 @@ pub struct Zygote {
 }
 
 impl Zygote {
-    /// Starts the worker process, initialises its interpreter and imports the preloads.
+    /// Starts the worker process, initialises its interpreter and imports the preloads, within
+    /// `config.startup_timeout`: past it (a preload that hangs) the worker's process group is killed
+    /// and the start is a set-up error that names the preloads.
     pub fn start(config: &RunConfig, facts: &PythonFacts) -> Result<Arc<Zygote>, EngineError> {
+        let deadline = Instant::now() + config.startup_timeout;
         let exe = std::env::current_exe().map_err(EngineError::Worker)?;
         let (ours, theirs) = protocol::pair().map_err(EngineError::Worker)?;
         let mut cmd = Command::new(exe);
@@ -108,6 +217,24 @@ impl Zygote {
             bytecode_cache: config.bytecode_cache.clone(),
         };
         protocol::send(ours.as_fd(), &setup, &[]).map_err(EngineError::Worker)?;
+        if !readable_by(ours.as_fd(), deadline).map_err(EngineError::Worker)? {
+            let pid = child.id();
+            unix::kill_group(pid);
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+            unix::untrack_group(pid);
+            let importing = if config.preload.is_empty() {
+                String::new()
+            } else {
+                format!(" while importing the preloads ({})", config.preload.join(","))
+            };
+            return Err(EngineError::Setup(format!(
+                "the worker did not start within {} s (--startup-timeout){importing}; it was killed \
+                 (RUNNER_DEBUG=1 shows the start-up phases)",
+                config.startup_timeout.as_secs_f64()
+            )));
+        }
         let version = match protocol::recv::<FromZygote>(ours.as_fd()).map_err(EngineError::Worker)? {
             Some((FromZygote::Ready { version, phases }, _)) => {
                 if debug_enabled() {
@@ -536,6 +663,27 @@ fn debug_enabled() -> bool {
     *ON.get_or_init(|| std::env::var_os("RUNNER_DEBUG").is_some_and(|v| !v.is_empty() && v != "0"))
 }
 
+/// Waits until `fd` is readable (a message, or the peer gone) or `deadline` passes; `false` when it
+/// passed.
+fn readable_by(fd: BorrowedFd<'_>, deadline: Instant) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        // At most a minute a poll: the timeout's milliseconds must fit an i32.
+        let ms = left.as_millis().clamp(1, 60_000) as i32;
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            Ok(0) => continue,
+            Ok(_) => return Ok(true),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 fn readable(fd: BorrowedFd<'_>) -> bool {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
@@ -580,6 +728,12 @@ impl EmbeddedEngine {
     /// its own (runner's code in the executor failed, the program broke the executor's channel), the
     /// program runs again as `python /abs/prog.py`, and that is its result (`Attempt::Fallback`).
     pub fn run(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
+        if spec.path.to_str().is_none() {
+            // The executor's C-API side opens and names the file from UTF-8 text
+            // (`worker::capi::run_file`), which such a path is not: python gives the program its exact
+            // name (the record says `mode: subprocess`).
+            return crate::SubprocessEngine::new(self.config.clone()).run(spec);
+        }
         match self.run_embedded(spec) {
             Err(
                 error

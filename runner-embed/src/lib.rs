@@ -123,21 +123,19 @@ pub struct Engines {
 }
 
 impl Engines {
-    /// Starts what `config.mode` needs. An embedded mode whose Python cannot be embedded by this
-    /// binary (another major.minor version) falls back to the subprocess engine, with a warning.
+    /// Starts what `config.mode` needs, once the interpreter has answered as a Python 3 (in every
+    /// mode: an executable that is not one is a set-up error). An embedded mode whose Python is not
+    /// the one this binary embeds (another version or build, another standard library or
+    /// libpython: `embedded::not_embeddable`) falls back to the subprocess engine, with a warning.
     pub fn prepare(config: RunConfig) -> Result<Engines, EngineError> {
         let mut config = config;
+        let facts = probe(&config.python)?;
         if !config.mode.is_embedded() {
             return Ok(Engines { config, zygote: None, fallback: None });
         }
-        let facts = probe(&config.python)?;
-        if facts.version != LINKED_PYTHON {
-            let warning = format!(
-                "{} is Python {} but this runner embeds Python {LINKED_PYTHON}: using --mode subprocess",
-                config.python.display(),
-                facts.version
-            );
+        if let Some(why) = embedded::not_embeddable(&config.python, &facts) {
             config.mode = Mode::Subprocess;
+            let warning = format!("{why}: using --mode subprocess");
             return Ok(Engines { config, zygote: None, fallback: Some(warning) });
         }
         let zygote = Zygote::start(&config, &facts)?;

@@ -75,7 +75,8 @@ pub struct RunProgram {
     /// executor's socket without it was written by something else (the program itself, which can
     /// write to every descriptor it has).
     pub token: u64,
-    /// Absolute path of the program.
+    /// Absolute path of the program: a string when it is UTF-8, else its bytes ([`path_on_the_wire`]).
+    #[serde(with = "path_on_the_wire")]
     pub path: PathBuf,
     /// `sys.argv[1:]`.
     pub args: Vec<String>,
@@ -83,6 +84,44 @@ pub struct RunProgram {
     pub env: Vec<(String, String)>,
     /// Exit the executor after the program (fork mode) instead of restoring state for the next one.
     pub last: bool,
+}
+
+/// [`RunProgram::path`] on the wire: a JSON string when the path is UTF-8 (as every message had it
+/// before), else an array of its bytes, so that every file name can cross (JSON strings are text).
+mod path_on_the_wire {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
+
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+        match path.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_seq(path.as_os_str().as_bytes()),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PathBuf;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path as a string or an array of bytes")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PathBuf, E> {
+                Ok(PathBuf::from(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PathBuf, A::Error> {
+                let mut bytes = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                Ok(PathBuf::from(OsStr::from_bytes(&bytes)))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// Executor to supervisor: how a program ended, or that the executor itself failed.
@@ -277,6 +316,19 @@ mod tests {
         let mut buf = [0u8; 2];
         nix::unistd::read(r.as_fd(), &mut buf).unwrap();
         assert_eq!(&buf, b"hi");
+    }
+
+    #[test]
+    fn a_program_path_that_is_not_utf8_crosses_exactly() {
+        use std::os::unix::ffi::OsStrExt;
+        let (a, b) = pair().unwrap();
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(b"/d/caf\xe9.py"));
+        for path in [path, PathBuf::from("/d/café.py")] {
+            let run = RunProgram { path: path.clone(), args: vec![], env: vec![], last: true };
+            send(a.as_fd(), &run, &[]).unwrap();
+            let (got, _) = recv::<RunProgram>(b.as_fd()).unwrap().expect("a message");
+            assert_eq!(got.path, path);
+        }
     }
 
     #[test]

@@ -469,8 +469,14 @@ fn results_that_cannot_be_written_end_the_batch_with_3_and_say_so() {
     assert_eq!(out.status.code(), Some(3), "{ctx}: exit code; {}", describe(&out));
     let summary = text(&out.stdout);
     assert!(
-        summary.lines().any(|l| l.starts_with("runner error: writing the results file:")),
-        "{ctx}: the summary names the lost results:\n{summary}"
+        summary.lines().any(|l| l.starts_with("runner error: cannot write the results file /dev/full: ")
+            && l.ends_with("1 results not written (--resume runs them)")),
+        "{ctx}: the summary names the file and the lost results:\n{summary}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.lines().any(|l| l.starts_with("runner: error: cannot write the results file /dev/full: ")),
+        "{ctx}: stderr names the file when the write fails:\n{stderr}"
     );
 }
 

@@ -172,18 +172,59 @@ fn another_python_version_falls_back_to_the_subprocess_engine_with_a_warning() {
             runner_tests::linked_python()
         )
     });
-    let prog = program("numpy_sum.py");
+    assert_falls_back_to_subprocess(&other, &program("numpy_sum.py"), "is Python ");
+}
+
+#[test]
+fn another_build_of_the_same_python_version_falls_back_to_the_subprocess_engine_with_a_warning() {
+    // Debian's python3.11 (3.11.2, its standard library with _socket built into the binary) beside
+    // the pyenv 3.11 runner is built against: the same major.minor, another interpreter. Embedded,
+    // it started on a standard library that is not the embedded libpython's ("No module named
+    // '_socket'"). Machines of this kind (CI's included) have it from the python3.11-minimal package.
+    let debian = Path::new("/usr/bin/python3.11");
+    if !debian.exists() {
+        assert!(std::env::var_os("CI").is_none(), "{} is missing: CI machines have it", debian.display());
+        eprintln!("skipped: {} is not installed here", debian.display());
+        return;
+    }
+    let version = |python: &Path| {
+        let out = Command::new(python).args(["-c", "import sys; print(sys.version)"]).output().unwrap();
+        text(&out.stdout)
+    };
+    assert_ne!(
+        version(debian),
+        version(&test_python()),
+        "this test needs {} to be another build than the test Python",
+        debian.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("uses_socket.py");
+    std::fs::write(&prog, "import socket, sys\nprint(sys.version)\nprint(socket.AF_INET.name, sys.prefix)\n")
+        .unwrap();
+    assert_falls_back_to_subprocess(debian, &prog, "but this runner embeds Python 3.");
+}
+
+/// `runner validate --json --mode warm` under `python` warns (the warning containing `says`), runs
+/// the program in subprocess mode, and gives what `python` itself gives.
+fn assert_falls_back_to_subprocess(python: &Path, prog: &Path, says: &str) {
     let out = runner()
-        .env("RUNNER_PYTHON", &other)
+        .env("RUNNER_PYTHON", python)
         .args(["validate", "--json", "--mode", "warm"])
-        .arg(&prog)
+        .arg(prog)
         .output()
         .unwrap();
     let v = json(&out);
-    assert_eq!(v["mode"], "subprocess");
-    assert!(text(&out.stderr).contains("using --mode subprocess"), "{}", text(&out.stderr));
-    let want = Command::new(&other).arg(&prog).stdin(Stdio::null()).output().unwrap();
-    assert_eq!(triple(&v), (returncode(&want), text(&want.stdout), text(&want.stderr)));
+    let ctx = format!("--python {}", python.display());
+    assert_eq!(v["mode"], "subprocess", "{ctx}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("runner: warning: ")
+            && stderr.contains(says)
+            && stderr.contains("using --mode subprocess"),
+        "{ctx}: {stderr}"
+    );
+    let want = Command::new(python).arg(prog).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(triple(&v), (returncode(&want), text(&want.stdout), text(&want.stderr)), "{ctx}");
 }
 
 /// An interpreter whose major.minor differs from the one runner embeds.

@@ -38,7 +38,9 @@ enum Task {
     Testenv,
     /// Run the standard benchmark corpora and rewrite BENCHMARKS.md.
     Bench {
-        /// Only these corpora (empty, pure_python, numpy, torch_eager, torch_compile).
+        /// Only these corpora (empty, pure_python, numpy, torch_eager, torch_compile), or the memory
+        /// step: `memory` (a million empty programs; writes its section of BENCHMARKS.md) or
+        /// `memory-quick` (ten thousand; prints its table).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
