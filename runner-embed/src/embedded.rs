@@ -185,6 +185,57 @@ pub struct Zygote {
     routes: Arc<Mutex<Routes>>,
     tokens: AtomicU64,
     version: String,
+    /// Cleared by the reader thread when the zygote's socket closes: it is gone.
+    alive: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// How many times a run starts a new zygote after one died before it gives up (each costs the
+/// preloads' import; a zygote that keeps dying has a cause a new one will not remove).
+const MAX_ZYGOTE_RESTARTS: u32 = 8;
+
+/// The zygote of a run, and a new one when it dies: a zygote killed from outside (the OOM killer, an
+/// operator) costs the programs running at that moment a second run in executors of the new one,
+/// never their results.
+pub struct Zygotes {
+    config: RunConfig,
+    facts: PythonFacts,
+    current: Mutex<Arc<Zygote>>,
+    restarts: std::sync::atomic::AtomicU32,
+}
+
+impl Zygotes {
+    /// Starts the run's first zygote.
+    pub fn start(config: &RunConfig, facts: &PythonFacts) -> Result<Arc<Zygotes>, EngineError> {
+        let zygote = Zygote::start(config, facts)?;
+        Ok(Arc::new(Zygotes {
+            config: config.clone(),
+            facts: facts.clone(),
+            current: Mutex::new(zygote),
+            restarts: std::sync::atomic::AtomicU32::new(0),
+        }))
+    }
+
+    /// The zygote in service.
+    pub fn current(&self) -> Arc<Zygote> {
+        Arc::clone(&self.current.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The zygote that serves after `dead`: a new one if `dead` is still the one in service and is
+    /// gone (the first thread to notice starts it; the others get it).
+    fn replace(&self, dead: &Arc<Zygote>) -> Result<Arc<Zygote>, EngineError> {
+        use std::sync::atomic::Ordering;
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if Arc::ptr_eq(&current, dead) && !(dead.is_alive() && dead.process_lives()) {
+            if self.restarts.fetch_add(1, Ordering::Relaxed) >= MAX_ZYGOTE_RESTARTS {
+                return Err(EngineError::ZygoteDied);
+            }
+            if debug_enabled() {
+                eprintln!("runner: debug: the zygote died; starting another");
+            }
+            *current = Zygote::start(&self.config, &self.facts)?;
+        }
+        Ok(Arc::clone(&current))
+    }
 }
 
 impl Zygote {
@@ -254,9 +305,12 @@ impl Zygote {
         }));
         let reader_sock = ours.try_clone().map_err(EngineError::Worker)?;
         let reader_routes = Arc::clone(&routes);
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let reader_alive = Arc::clone(&alive);
+        let pid = child.id();
         std::thread::Builder::new()
             .name("zygote-reader".into())
-            .spawn(move || read_zygote(reader_sock, reader_routes))
+            .spawn(move || read_zygote(reader_sock, reader_routes, pid, reader_alive))
             .map_err(EngineError::Worker)?;
         Ok(Arc::new(Zygote {
             sock: Mutex::new(ours),
@@ -264,12 +318,24 @@ impl Zygote {
             routes,
             tokens: AtomicU64::new(0),
             version,
+            alive,
         }))
     }
 
     /// `sys.version` of the embedded interpreter.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// Whether the zygote is still there (its socket is open).
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the zygote's process has not ended (the reader thread may not have seen its socket
+    /// close yet).
+    fn process_lives(&self) -> bool {
+        self.child.lock().unwrap_or_else(|e| e.into_inner()).try_wait().is_ok_and(|s| s.is_none())
     }
 
     /// Times a bare fork + exit + wait of the zygote (everything preloaded): the floor of fork mode.
@@ -328,6 +394,7 @@ impl PendingFork {
                     pidfd,
                     exit,
                     parent_killed: false,
+                    zygote_gone: false,
                     programs: 0,
                     alive: true,
                     group_tracked: true,
@@ -351,8 +418,33 @@ impl Drop for Zygote {
     }
 }
 
-fn read_zygote(sock: OwnedFd, routes: Arc<Mutex<Routes>>) {
-    while let Ok(Some((msg, mut fds))) = protocol::recv::<FromZygote>(sock.as_fd()) {
+/// How often the reader thread looks whether the zygote was stopped (SIGSTOP from outside), which
+/// nothing else would notice: forks and exit reports would wait for ever.
+const ZYGOTE_WATCH: Duration = Duration::from_secs(1);
+
+fn read_zygote(
+    sock: OwnedFd,
+    routes: Arc<Mutex<Routes>>,
+    pid: u32,
+    alive: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::try_from(ZYGOTE_WATCH).unwrap_or(PollTimeout::MAX)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => {
+                if unix::is_stopped(pid as i32) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGCONT,
+                    );
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+        let Ok(Some((msg, mut fds))) = protocol::recv::<FromZygote>(sock.as_fd()) else { break };
         let mut r = routes.lock().unwrap();
         match msg {
             FromZygote::Forked { token, pid } => {
@@ -381,6 +473,7 @@ fn read_zygote(sock: OwnedFd, routes: Arc<Mutex<Routes>>) {
         }
     }
     // The zygote is gone: every waiter learns it through its dropped sender.
+    alive.store(false, std::sync::atomic::Ordering::SeqCst);
     let mut r = routes.lock().unwrap();
     r.forks.clear();
     r.exits.clear();
@@ -395,6 +488,8 @@ pub struct Executor {
     exit: Receiver<Exit>,
     /// The zygote said the executor died because its parent was killed (by its program).
     parent_killed: bool,
+    /// The zygote was gone before it could say how the executor ended.
+    zygote_gone: bool,
     programs: u32,
     alive: bool,
     /// The executor's process group may still have members to kill.
@@ -441,7 +536,13 @@ impl Executor {
                 self.parent_killed = exit.parent_killed;
                 ExitStatus::from_wait_status(exit.status).returncode()
             }
-            Err(_) => -libc::SIGKILL,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                // The executor went with its zygote (it dies with its nanny, which dies with the
+                // zygote): not the program's doing.
+                self.zygote_gone = true;
+                -libc::SIGKILL
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => -libc::SIGKILL,
         }
     }
 
@@ -634,7 +735,9 @@ impl ExecutorRun<'_> {
     /// engine failure (the engine then runs the program as `python /abs/prog.py`).
     fn died(&mut self) -> i32 {
         let code = self.ex.death();
-        if self.ex.parent_killed {
+        if self.ex.zygote_gone {
+            self.failed = Some(EngineError::ZygoteDied);
+        } else if self.ex.parent_killed {
             if debug_enabled() {
                 eprintln!("runner: debug: executor {}: its parent was killed", self.ex.pid);
             }
@@ -693,6 +796,8 @@ fn readable(fd: BorrowedFd<'_>) -> bool {
 /// Runs programs in executors forked from a shared zygote, in `fork` or `warm` mode. One per thread.
 pub struct EmbeddedEngine {
     config: RunConfig,
+    zygotes: Arc<Zygotes>,
+    /// The zygote this engine's executors come from.
     zygote: Arc<Zygote>,
     executor: Option<Executor>,
     /// The next executor, forked while the current program runs.
@@ -701,8 +806,18 @@ pub struct EmbeddedEngine {
 
 impl EmbeddedEngine {
     /// An engine for one thread of a run.
-    pub fn new(config: RunConfig, zygote: Arc<Zygote>) -> Self {
-        EmbeddedEngine { config, zygote, executor: None, spare: None }
+    pub fn new(config: RunConfig, zygotes: Arc<Zygotes>) -> Self {
+        let zygote = zygotes.current();
+        EmbeddedEngine { config, zygotes, zygote, executor: None, spare: None }
+    }
+
+    /// After the zygote died: this engine's executors went with it; the next ones come from the
+    /// zygote that replaces it.
+    fn replace_zygote(&mut self) -> Result<(), EngineError> {
+        self.executor = None;
+        self.spare = None;
+        self.zygote = self.zygotes.replace(&self.zygote)?;
+        Ok(())
     }
 
     /// A fresh executor: the spare forked earlier, if any; and the next spare is asked for at once.
@@ -734,12 +849,24 @@ impl EmbeddedEngine {
             // name (the record says `mode: subprocess`).
             return crate::SubprocessEngine::new(self.config.clone()).run(spec);
         }
-        match self.run_embedded(spec) {
-            Err(
-                error
-                @ (EngineError::ExecutorFailed(_) | EngineError::Channel(_) | EngineError::ParentKilled),
-            ) => self.fallback(spec, error),
-            other => other,
+        let mut zygote_deaths = 0;
+        loop {
+            match self.run_embedded(spec) {
+                // The program ran again in an executor of a new zygote; a program that outlives two
+                // zygotes gets python's result.
+                Err(EngineError::ZygoteDied) if zygote_deaths < 2 => {
+                    zygote_deaths += 1;
+                    self.replace_zygote()?;
+                }
+                Err(
+                    error @ (EngineError::ExecutorFailed(_)
+                    | EngineError::Channel(_)
+                    | EngineError::ParentKilled
+                    | EngineError::ZygoteDied
+                    | EngineError::ForkFailed(_)),
+                ) => return self.fallback(spec, error),
+                other => return other,
+            }
         }
     }
 

@@ -661,6 +661,12 @@ def finalize(ending, flushed):
             main._tstate_lock.release()
             main._stop()
         main = None
+        # ... and not call threading._shutdown a second time (a program's profiler would see it): in
+        # its place, a built-in that does nothing.
+        module = _sys.modules.get("threading")
+        if type(module) is _ModuleType:
+            vars(module)["_shutdown"] = int
+        module = None
         # What the zygote froze (every preloaded module) is collectable in python's shutdown.
         _gc.unfreeze()
         # The std files were flushed (python's first flush, errors reported); Py_FinalizeEx must not

@@ -31,7 +31,7 @@ pub fn record_inherited_signals() {
 pub mod subprocess;
 pub mod worker;
 
-pub use embedded::{probe, EmbeddedEngine, PythonFacts, Zygote, LINKED_PYTHON};
+pub use embedded::{probe, EmbeddedEngine, PythonFacts, Zygote, Zygotes, LINKED_PYTHON};
 pub use subprocess::SubprocessEngine;
 
 use std::path::PathBuf;
@@ -118,7 +118,7 @@ impl EngineError {
 /// embedded modes, the running zygote that every thread shares.
 pub struct Engines {
     config: RunConfig,
-    zygote: Option<Arc<Zygote>>,
+    zygote: Option<Arc<Zygotes>>,
     fallback: Option<String>,
 }
 
@@ -138,7 +138,7 @@ impl Engines {
             let warning = format!("{why}: using --mode subprocess");
             return Ok(Engines { config, zygote: None, fallback: Some(warning) });
         }
-        let zygote = Zygote::start(&config, &facts)?;
+        let zygote = Zygotes::start(&config, &facts)?;
         Ok(Engines { config, zygote: Some(zygote), fallback: None })
     }
 
@@ -157,9 +157,9 @@ impl Engines {
         self.fallback.as_deref()
     }
 
-    /// The shared zygote of the embedded modes.
-    pub fn zygote(&self) -> Option<&Arc<Zygote>> {
-        self.zygote.as_ref()
+    /// The zygote the embedded modes use now.
+    pub fn zygote(&self) -> Option<Arc<Zygote>> {
+        self.zygote.as_ref().map(|z| z.current())
     }
 
     /// An engine for one thread.

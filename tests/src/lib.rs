@@ -329,3 +329,90 @@ pub fn warm_state_registry() -> Vec<RegistryEntry> {
         serde_json::from_slice(&out.stdout).expect("the registry as JSON");
     entries.into_iter().map(|(name, level, at)| RegistryEntry { name, level, at }).collect()
 }
+
+/// What `python /abs/prog.py` does with stdin from /dev/null when its parent is a process of its
+/// own that a hostile program may signal, stop or kill (`os.kill(os.getppid(), SIGKILL)` would
+/// otherwise kill the test): python runs under a sheltering parent, `tests/fixtures/shelter.py`, and
+/// the test process, a child subreaper, adopts python if that parent dies, and continues it if it
+/// was stopped. The reference for programs that reach for their parent.
+pub fn python_reference_sheltered(program: &Path) -> Output {
+    use std::io::{BufRead, BufReader};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl with plain integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two descriptors, which are owned below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0, "pipe2");
+    // SAFETY: pipe2 just returned these descriptors to us alone.
+    let (report_r, report_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let raw = report_w.as_raw_fd();
+    let mut cmd = Command::new(test_python());
+    cmd.arg(fixture("shelter.py")).arg(test_python()).arg(program);
+    cmd.env_remove("CUDA_VISIBLE_DEVICES").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.process_group(0);
+    // SAFETY: dup2 is async-signal-safe; it clears close-on-exec on the copy.
+    unsafe {
+        cmd.pre_exec(
+            move || if libc::dup2(raw, 3) < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) },
+        );
+    }
+    let mut shelter = cmd.spawn().expect("start the sheltered reference python");
+    drop(report_w);
+    let (out, err) = (shelter.stdout.take().unwrap(), shelter.stderr.take().unwrap());
+    let collect = |mut r: std::process::ChildStdout| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut v).unwrap();
+            v
+        })
+    };
+    let stdout = collect(out);
+    let stderr = std::thread::spawn(move || {
+        let mut r = err;
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut r, &mut v).unwrap();
+        v
+    });
+    let mut lines = BufReader::new(std::fs::File::from(report_r)).lines();
+    let pid: i32 = lines
+        .next()
+        .and_then(|l| l.ok())
+        .and_then(|l| l.strip_prefix("pid ")?.parse().ok())
+        .expect("the shelter's pid line");
+    let deadline = std::time::Instant::now() + HANG_LIMIT;
+    let status = loop {
+        // The shelter, stopped by the program, would never report: continue it.
+        let _ = shelter.try_wait();
+        // SAFETY: kill with a plain pid and signal.
+        unsafe { libc::kill(shelter.id() as i32, libc::SIGCONT) };
+        // Adopted (the shelter died): ours to reap.
+        let mut raw_status = 0;
+        // SAFETY: waitpid on a pid; fails harmlessly (ECHILD) while python is the shelter's child.
+        if unsafe { libc::waitpid(pid, &mut raw_status, libc::WNOHANG) } == pid {
+            break raw_status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sheltered python of {} did not end",
+            program.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if let Ok(Some(code)) = shelter.try_wait().map(|s| s.and_then(|s| s.code())) {
+            if code == 0 {
+                // The shelter reported python's status before it exited.
+                if let Some(status) =
+                    lines.next().and_then(|l| l.ok()).and_then(|l| l.strip_prefix("status ")?.parse().ok())
+                {
+                    break status;
+                }
+            }
+        }
+    };
+    use std::os::unix::process::ExitStatusExt;
+    Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}

@@ -60,6 +60,19 @@ fn modules_already_imported() {
 }
 
 #[test]
+fn a_profiler_sees_threading_shut_down_though_the_program_never_imported_it() {
+    let p = program("profiler_without_threading.py");
+    assert_eq!(python_stdout(&p, &[]), "");
+    for mode in ["fork", "warm"] {
+        assert_eq!(
+            batch_stdout(mode, std::slice::from_ref(&p), &[], &[]),
+            ["threading shutdown seen\n"],
+            "{mode}"
+        );
+    }
+}
+
+#[test]
 fn preloads_act_as_imported_first() {
     let p = program("preload_keeps_warnings_alive.py");
     assert_eq!(python_stdout(&p, &[]), "del Noisy\n");

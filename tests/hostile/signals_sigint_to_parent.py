@@ -1,0 +1,12 @@
+# Sends SIGINT to its parent, then goes on: the runner, its neighbours and this program's own result
+# must not be touched.
+import os
+import signal
+import sys
+import time
+
+print("before", flush=True)
+os.kill(os.getppid(), signal.SIGINT)
+time.sleep(0.2)
+print("after")
+sys.exit(3)

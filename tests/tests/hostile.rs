@@ -1,0 +1,290 @@
+//! Hostile programs and faults (issue 13): programs that close or replace runner's descriptors,
+//! signal their parent or their group, replace what runner's own code calls, or leave tracing
+//! functions behind; and faults from outside (a killed or stopped zygote or executor). Each hostile
+//! program of `tests/hostile/` runs in every mode between ordinary neighbours, and every program's
+//! record must be what python gives it (the reference runs python under a parent of its own, which
+//! the program may signal or kill), exactly once, within the batch's limits, leaving no process
+//! behind.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use runner_tests::{finish_within, python_reference_sheltered, returncode, runner, text, HANG_LIMIT};
+use serde_json::Value;
+
+/// The hostile corpus, sorted.
+fn hostile_programs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hostile");
+    let mut programs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect();
+    programs.sort();
+    programs
+}
+
+/// A neighbour: an ordinary program that reports the state a fresh python starts with (cwd, a
+/// variable, its descriptors, its signal handlers) and exits with its own code.
+fn neighbour(n: usize) -> String {
+    format!(
+        "import os, signal, sys\n\
+         print('neighbour {n}', os.getcwd() == os.environ.get('PWD_AT_START', os.getcwd()), \
+         'RUNNER_HOSTILE' in os.environ, sorted(int(fd) for fd in os.listdir('/proc/self/fd'))[:4], \
+         signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGTERM))\n\
+         sys.exit({})\n",
+        n % 3
+    )
+}
+
+/// Copies the hostile programs into `dir` between neighbours, named so that the sorted order (the
+/// order `-j 1` runs them in, one warm executor after another) alternates: neighbour, hostile,
+/// neighbour, ... Returns every program's path.
+fn interleave(dir: &Path, hostile: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (i, h) in hostile.iter().enumerate() {
+        let n = dir.join(format!("{i:02}_a_neighbour.py"));
+        std::fs::write(&n, neighbour(i)).unwrap();
+        let name = h.file_name().unwrap().to_string_lossy();
+        let copy = dir.join(format!("{i:02}_b_{name}"));
+        std::fs::copy(h, &copy).unwrap();
+        out.extend([n, copy]);
+    }
+    let last = dir.join(format!("{:02}_a_neighbour.py", hostile.len()));
+    std::fs::write(&last, neighbour(hostile.len())).unwrap();
+    out.push(last);
+    out
+}
+
+/// The records of a JSONL file by program path.
+fn records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a cut JSONL line ({e}): {l:?}")))
+        .collect()
+}
+
+/// Pids of processes whose command line mentions `needle` (what a run left behind).
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+/// Waits (bounded) until no process mentions `needle`; fails naming them.
+fn assert_nothing_left(needle: &str, ctx: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_mentioning(needle);
+        if left.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{ctx}: processes left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// python's result for each program (the sheltered reference).
+fn references(programs: &[PathBuf]) -> BTreeMap<String, Output> {
+    programs.iter().map(|p| (p.display().to_string(), python_reference_sheltered(p))).collect()
+}
+
+fn batch(mode: &str, workers: &str, out: &Path, programs: &[PathBuf], extra: &[&str]) -> Output {
+    let mut cmd = runner();
+    cmd.args(["batch", "-q", "--mode", mode, "--workers", workers, "--output"])
+        .arg(out)
+        .args(extra)
+        .args(programs);
+    finish_within(&mut cmd, None, HANG_LIMIT)
+}
+
+/// Every program has exactly one record, equal to python's result.
+fn assert_each_matches_python(recs: &[Value], expected: &BTreeMap<String, Output>, ctx: &str) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for r in recs {
+        *seen.entry(r["program"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    for (program, python) in expected {
+        assert_eq!(seen.get(program), Some(&1), "{ctx}: {program} has {:?} records", seen.get(program));
+        let r = recs.iter().find(|r| r["program"] == program.as_str()).unwrap();
+        let got = (r["returncode"].as_i64(), r["stdout"].as_str(), r["stderr"].as_str());
+        let want = (Some(returncode(python) as i64), Some(text(&python.stdout)), Some(text(&python.stderr)));
+        assert_eq!(
+            (got.0, got.1.map(str::to_string), got.2.map(str::to_string)),
+            (want.0, want.1, want.2),
+            "{ctx}: {program} differs from python: {r}"
+        );
+    }
+    assert_eq!(recs.len(), expected.len(), "{ctx}: one record per program");
+}
+
+fn every_hostile_program_gets_python_s_result_and_its_neighbours_are_untouched(mode: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let programs = interleave(dir.path(), &hostile_programs());
+    let expected = references(&programs);
+    for workers in ["1", "2"] {
+        let ctx = format!("{mode}, -j {workers}");
+        let out = dir.path().join(format!("results-{workers}.jsonl"));
+        let run = batch(mode, workers, &out, &programs, &["--timeout", "30"]);
+        assert!(
+            matches!(run.status.code(), Some(0 | 1)),
+            "{ctx}: exit {:?}: {}",
+            run.status,
+            text(&run.stderr)
+        );
+        assert_each_matches_python(&records(&out), &expected, &ctx);
+        assert_nothing_left(&dir.path().display().to_string(), &ctx);
+    }
+}
+
+fn a_hostile_program_that_never_ends_is_timed_out_alone(mode: &str) {
+    // One that closes runner's descriptors, one that leaves its process group: --timeout still finds
+    // and kills them, and the neighbour after them is untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, source: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, source).unwrap();
+        p
+    };
+    let programs = [
+        write("a_closes_and_sleeps.py", "import os, time\nos.closerange(3, 65536)\nprint('closed', flush=True)\ntime.sleep(120)\n"),
+        write(
+            "b_leaves_its_group.py",
+            "import os\nos.setpgid(0, os.getpgid(os.getppid()))\nprint('left', flush=True)\nwhile True:\n    pass\n",
+        ),
+        write("c_neighbour.py", &neighbour(1)),
+    ];
+    let out = dir.path().join("r.jsonl");
+    let started = std::time::Instant::now();
+    let run = batch(mode, "1", &out, &programs, &["--timeout", "2"]);
+    let ctx = format!("{mode}, --timeout 2");
+    assert_eq!(run.status.code(), Some(1), "{ctx}: {}", text(&run.stderr));
+    // Each of the two may take its 2 s, plus its executor's replacement: far less than a hang.
+    assert!(started.elapsed() < Duration::from_secs(30), "{ctx}: took {:?}", started.elapsed());
+    let recs = records(&out);
+    assert_eq!(recs.len(), 3, "{ctx}: {recs:?}");
+    for (r, first) in recs.iter().filter(|r| r["timed_out"] == true).zip(["closed\n", "left\n"]) {
+        assert_eq!((r["returncode"].as_i64(), r["stdout"].as_str()), (Some(-9), Some(first)), "{ctx}: {r}");
+    }
+    assert_eq!(recs.iter().filter(|r| r["timed_out"] == true).count(), 2, "{ctx}: {recs:?}");
+    let neighbour = recs.iter().find(|r| r["program"].as_str().unwrap().ends_with("c_neighbour.py")).unwrap();
+    let python = python_reference_sheltered(&programs[2]);
+    assert_eq!(neighbour["stdout"].as_str(), Some(text(&python.stdout).as_str()), "{ctx}: {neighbour}");
+    assert_nothing_left(&dir.path().display().to_string(), &ctx);
+}
+
+runner_tests::per_mode!(warm, fork, subprocess; {
+    every_hostile_program_gets_python_s_result_and_its_neighbours_are_untouched,
+    a_hostile_program_that_never_ends_is_timed_out_alone,
+});
+
+mod faults {
+    use super::*;
+
+    runner_tests::per_mode!(warm, fork; {
+        a_killed_zygote_is_replaced_and_no_program_loses_its_result,
+        a_stopped_zygote_is_continued_and_no_program_loses_its_result,
+    });
+
+    /// Programs that take a while, so that a fault can strike while they run.
+    fn slow_programs(dir: &Path, count: usize) -> Vec<PathBuf> {
+        (0..count)
+            .map(|i| {
+                let p = dir.join(format!("p{i:02}.py"));
+                std::fs::write(
+                    &p,
+                    format!("import sys, time\ntime.sleep(0.4)\nprint('p{i:02}')\nsys.exit({})\n", i % 3),
+                )
+                .unwrap();
+                p
+            })
+            .collect()
+    }
+
+    /// Starts a batch with RUNNER_DEBUG (which names the zygote's pid) and returns it with that pid.
+    fn start_debug_batch(mode: &str, out: &Path, programs: &[PathBuf]) -> (std::process::Child, i32) {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        let mut child = runner()
+            .args(["batch", "-q", "--mode", mode, "--workers", "2", "--output"])
+            .arg(out)
+            .args(programs)
+            .env("RUNNER_DEBUG", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let zygote = loop {
+            let line = lines.next().expect("RUNNER_DEBUG names the zygote").unwrap();
+            if let Some(rest) = line.strip_prefix("runner: debug: zygote ") {
+                break rest.split_whitespace().next().unwrap().parse::<i32>().unwrap();
+            }
+        };
+        // Keep reading, so that the batch never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        (child, zygote)
+    }
+
+    /// Each program's record is what python gives it (the slow programs print their name and exit with
+    /// their number modulo 3).
+    fn assert_slow_programs_right(out: &Path, programs: &[PathBuf], ctx: &str) {
+        let recs = records(out);
+        assert_eq!(recs.len(), programs.len(), "{ctx}: one record per program: {recs:?}");
+        for (i, p) in programs.iter().enumerate() {
+            let r = recs
+                .iter()
+                .find(|r| r["program"] == p.display().to_string())
+                .unwrap_or_else(|| panic!("{ctx}: no record of {}", p.display()));
+            assert_eq!(
+                (r["returncode"].as_i64(), r["stdout"].as_str()),
+                (Some((i % 3) as i64), Some(format!("p{i:02}\n").as_str())),
+                "{ctx}: {r}"
+            );
+        }
+    }
+
+    fn a_killed_zygote_is_replaced_and_no_program_loses_its_result(mode: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let programs = slow_programs(dir.path(), 10);
+        let out = dir.path().join("r.jsonl");
+        let (child, zygote) = start_debug_batch(mode, &out, &programs);
+        // Once the first results are in, the zygote goes.
+        let deadline = std::time::Instant::now() + HANG_LIMIT;
+        while records(&out).len() < 2 {
+            assert!(std::time::Instant::now() < deadline, "no result came");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kill with a plain pid and signal.
+        unsafe { libc::kill(zygote, libc::SIGKILL) };
+        let status = runner_tests::wait_within(child, HANG_LIMIT, "the batch");
+        let ctx = format!("{mode}, the zygote killed mid-batch");
+        assert_eq!(status.status.code(), Some(1), "{ctx}: {}", text(&status.stderr));
+        assert_slow_programs_right(&out, &programs, &ctx);
+        assert_nothing_left(&dir.path().display().to_string(), &ctx);
+    }
+
+    fn a_stopped_zygote_is_continued_and_no_program_loses_its_result(mode: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let programs = slow_programs(dir.path(), 6);
+        let out = dir.path().join("r.jsonl");
+        let (child, zygote) = start_debug_batch(mode, &out, &programs);
+        // SAFETY: kill with a plain pid and signal.
+        unsafe { libc::kill(zygote, libc::SIGSTOP) };
+        let status = runner_tests::wait_within(child, HANG_LIMIT, "the batch");
+        let ctx = format!("{mode}, the zygote stopped");
+        assert_eq!(status.status.code(), Some(1), "{ctx}: {}", text(&status.stderr));
+        assert_slow_programs_right(&out, &programs, &ctx);
+    }
+}
