@@ -43,6 +43,7 @@ fn main() {
         },
         Err(code) => code,
     };
+    runner_embed::finish();
     std::process::exit(code);
 }
 

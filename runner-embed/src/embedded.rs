@@ -388,6 +388,8 @@ impl PendingFork {
                 // socket open; the zygote's report then gives the status.
                 let pidfd = unix::pidfd_open(pid as u32).ok();
                 unix::track_group(pid as u32);
+                // Before it runs anything: whatever its programs start is found there.
+                let cgroup = crate::cgroup::Cgroup::new(&format!("e{pid}")).filter(|c| c.add(pid).is_ok());
                 Ok(Executor {
                     pid,
                     sock,
@@ -395,6 +397,7 @@ impl PendingFork {
                     exit,
                     parent_killed: false,
                     zygote_gone: false,
+                    cgroup,
                     programs: 0,
                     alive: true,
                     group_tracked: true,
@@ -490,6 +493,8 @@ pub struct Executor {
     parent_killed: bool,
     /// The zygote was gone before it could say how the executor ended.
     zygote_gone: bool,
+    /// The executor's cgroup, where cgroups are available: what its programs start, wherever it goes.
+    cgroup: Option<crate::cgroup::Cgroup>,
     programs: u32,
     alive: bool,
     /// The executor's process group may still have members to kill.
@@ -584,6 +589,9 @@ impl Executor {
         unix::kill_group(self.pid as u32);
         let _ =
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
+        }
     }
 
     /// Whether the executor's process has ended, or ends within `grace`.

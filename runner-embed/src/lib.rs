@@ -5,6 +5,7 @@
 //! [`Engines::prepare`] picks and starts the engine a configuration asks for, falling back to the
 //! subprocess engine where embedding cannot serve.
 
+mod cgroup;
 mod embedded;
 mod interp;
 pub mod nanny;
@@ -19,6 +20,12 @@ pub mod dispatcher;
 /// emergency stop of a second Ctrl-C.
 pub fn kill_everything() {
     unix::kill_tracked_groups();
+}
+
+/// Releases what the runner made for its programs that outlives them (its cgroup directory); call
+/// as the runner ends.
+pub fn finish() {
+    cgroup::remove_tree();
 }
 
 /// Records the signal dispositions the runner was started with, so that programs start with them

@@ -70,13 +70,19 @@ impl Report {
 }
 
 /// The arguments of `runner __nanny`: the runner's pid, the signals python starts with ignored
-/// (comma-separated numbers, maybe none), the interpreter, then its arguments.
-pub(crate) fn arguments(python: &std::path::Path, args: &[OsString]) -> Vec<OsString> {
+/// (comma-separated numbers, maybe none), the cgroup to move into before python starts (empty: none),
+/// the interpreter, then its arguments.
+pub(crate) fn arguments(
+    python: &std::path::Path,
+    args: &[OsString],
+    cgroup: Option<&std::path::Path>,
+) -> Vec<OsString> {
     let ignored: Vec<String> = unix::inherited_ignored().iter().map(i32::to_string).collect();
     let mut out = vec![
         OsString::from(NANNY_SUBCOMMAND),
         OsString::from(std::process::id().to_string()),
         OsString::from(ignored.join(",")),
+        cgroup.map_or_else(OsString::new, |c| c.as_os_str().to_owned()),
         python.as_os_str().to_owned(),
     ];
     out.extend(args.iter().cloned());
@@ -109,9 +115,11 @@ pub fn main() -> ! {
     // SAFETY: the runner placed the report pipe's write end on REPORT_FD before exec.
     let report = unsafe { OwnedFd::from_raw_fd(REPORT_FD) };
     let args: Vec<OsString> = std::env::args_os().skip(2).collect();
-    let (Some(runner), Some(ignored), Some(python)) = (args.first(), args.get(1), args.get(2)) else {
+    let (Some(runner), Some(ignored), Some(cgroup), Some(python)) =
+        (args.first(), args.get(1), args.get(2), args.get(3))
+    else {
         eprintln!(
-            "runner nanny: usage: runner {NANNY_SUBCOMMAND} <runner pid> <ignored signals> <python> [args]"
+            "runner nanny: usage: runner {NANNY_SUBCOMMAND} <runner pid> <ignored signals> <cgroup> <python> [args]"
         );
         exit(2)
     };
@@ -129,7 +137,12 @@ pub fn main() -> ! {
     if nix::unistd::getppid().as_raw() != runner {
         exit(0);
     }
-    let argv: Vec<CString> = args[2..]
+    // Into the program's cgroup before python exists, so that python and all it starts are there.
+    if !cgroup.is_empty() {
+        let procs = std::path::Path::new(cgroup).join("cgroup.procs");
+        let _ = std::fs::write(procs, std::process::id().to_string());
+    }
+    let argv: Vec<CString> = args[3..]
         .iter()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_else(|_| CString::new("?").expect("no NUL")))
         .collect();

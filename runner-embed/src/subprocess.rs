@@ -37,6 +37,8 @@ struct NannyUnit {
     pidfd: OwnedFd,
     /// The nanny's report (non-blocking); `None` once it has ended.
     report: Option<OwnedFd>,
+    /// The program's cgroup (python, the nanny, all they start), where cgroups are available.
+    cgroup: Option<crate::cgroup::Cgroup>,
 }
 
 impl NannyUnit {
@@ -109,10 +111,16 @@ impl Watched for NannyUnit {
         // python itself too: a program that moved to another process group is still python.
         unix::kill_group(self.python as u32);
         let _ = nix::sys::signal::kill(Pid::from_raw(self.python), nix::sys::signal::Signal::SIGKILL);
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
+        }
     }
 
     fn kill_leftovers(&mut self) {
         unix::kill_group(self.python as u32);
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
+        }
     }
 }
 
@@ -137,8 +145,13 @@ impl SubprocessEngine {
         let (report, report_w) = unix::pipe().map_err(EngineError::Supervise)?;
         let mut args: Vec<OsString> = vec![spec.path.as_os_str().to_owned()];
         args.extend(spec.args.iter().map(OsString::from));
+        // The program's cgroup, where cgroups are available: what it starts is found there, even in
+        // another session.
+        static PROGRAMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PROGRAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cgroup = crate::cgroup::Cgroup::new(&format!("p{n}"));
         let mut cmd = Command::new(exe);
-        cmd.args(nanny::arguments(&self.config.python, &args))
+        cmd.args(nanny::arguments(&self.config.python, &args, cgroup.as_ref().map(|c| c.path())))
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -172,7 +185,7 @@ impl SubprocessEngine {
         unix::track_group(python as u32);
         unix::set_nonblocking(report.as_fd()).map_err(EngineError::Supervise)?;
         let pidfd = unix::pidfd_open(python as u32).map_err(EngineError::Supervise)?;
-        let mut unit = NannyUnit { nanny: child, python, pidfd, report: Some(report) };
+        let mut unit = NannyUnit { nanny: child, python, pidfd, report: Some(report), cgroup };
         let limits = Limits {
             timeout: spec.timeout.or(self.config.timeout),
             max_output: self.config.max_output,

@@ -187,6 +187,7 @@ fn a_hostile_program_that_never_ends_is_timed_out_alone(mode: &str) {
 runner_tests::per_mode!(warm, fork, subprocess; {
     every_hostile_program_gets_python_s_result_and_its_neighbours_are_untouched,
     a_hostile_program_that_never_ends_is_timed_out_alone,
+    a_program_that_leaves_its_session_is_killed_with_its_run,
 });
 
 mod faults {
@@ -287,4 +288,62 @@ mod faults {
         assert_eq!(status.status.code(), Some(1), "{ctx}: {}", text(&status.stderr));
         assert_slow_programs_right(&out, &programs, &ctx);
     }
+}
+
+/// Whether this machine lets a process make cgroups (v2) under its own, as runner does to track
+/// programs; CI (root on a machine of this kind) does.
+fn cgroups_writable() -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let Some(mount) = mounts.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        right.starts_with("cgroup2 ").then(|| left.split(' ').nth(4).map(PathBuf::from))?
+    }) else {
+        return false;
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let Some(own) = own.lines().find_map(|l| l.strip_prefix("0::")) else { return false };
+    let probe = mount.join(own.trim_start_matches('/')).join(format!("runner-test-{}", std::process::id()));
+    let ok = std::fs::create_dir(&probe).is_ok();
+    let _ = std::fs::remove_dir(&probe);
+    ok
+}
+
+fn a_program_that_leaves_its_session_is_killed_with_its_run(mode: &str) {
+    if !cgroups_writable() {
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to make cgroups (root, cgroup v2)");
+        eprintln!("skipped: this machine does not let the test make cgroups, which runner needs for this");
+        return;
+    }
+    // A daemon: a grandchild in a session of its own, its output closed, which nothing but a cgroup
+    // ties to the program.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("{}", 7_000_000 + std::process::id());
+    let daemon = dir.path().join("a_daemon.py");
+    std::fs::write(
+        &daemon,
+        format!(
+            "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        null = os.open(os.devnull, os.O_RDWR)\n        for fd in (0, 1, 2):\n            os.dup2(null, fd)\n        os.execv('/bin/sleep', ['sleep', '{marker}'])\n    os._exit(0)\nos.wait()\nprint('started')\n"
+        ),
+    )
+    .unwrap();
+    let check = dir.path().join("b_check.py");
+    std::fs::write(
+        &check,
+        format!(
+            "import os\ndef cmdline(p):\n    try:\n        return open(f'/proc/{{p}}/cmdline', 'rb').read()\n    except OSError:\n        return b''\nalive = [p for p in os.listdir('/proc') if p.isdigit() and b'{marker}' in cmdline(p)]\nprint('daemon alive', bool(alive))\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r.jsonl");
+    let run = batch(mode, "1", &out, &[daemon, check], &[]);
+    assert_eq!(run.status.code(), Some(0), "{mode}: {}", text(&run.stderr));
+    let recs = records(&out);
+    // In fork and subprocess mode the program's end is its executor's: the daemon is gone before the
+    // next program starts. A warm executor goes on; its programs' daemons go when it is retired or the
+    // run ends.
+    if mode != "warm" {
+        let check = recs.iter().find(|r| r["program"].as_str().unwrap().ends_with("b_check.py")).unwrap();
+        assert_eq!(check["stdout"], "daemon alive False\n", "{mode}: {check}");
+    }
+    assert_nothing_left(&marker, mode);
 }
