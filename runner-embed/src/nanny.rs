@@ -149,7 +149,7 @@ pub fn main() -> ! {
     let Ok((exec_r, exec_w)) = unix::pipe() else { exit(71) };
     // SAFETY: the nanny is single-threaded; the child only calls async-signal-safe functions before
     // execv (setpgid, sigaction, sigprocmask, close, execv, write, _exit).
-    let pid = unsafe { libc::fork() };
+    let pid = unsafe { unix::fork_retrying() }.unwrap_or(-1);
     if pid == 0 {
         drop(exec_r);
         // SAFETY: see above.

@@ -215,3 +215,28 @@ pub fn kill_pipe_holders(pipes: &[BorrowedFd<'_>]) {
         }
     }
 }
+
+/// `fork()`, tried again while the process table or memory is full for a moment (EAGAIN, ENOMEM): a
+/// fork bomb next door must not cost a program its result. Gives up after about a minute.
+///
+/// # Safety
+/// As `fork()`: the caller is single-threaded (the zygote between `PyOS_BeforeFork` and
+/// `PyOS_AfterFork_*`, a nanny), or the child calls only async-signal-safe functions.
+pub unsafe fn fork_retrying() -> std::io::Result<libc::pid_t> {
+    let mut pause = std::time::Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        // SAFETY: the caller's promise (see above).
+        let pid = unsafe { libc::fork() };
+        if pid >= 0 {
+            return Ok(pid);
+        }
+        let err = std::io::Error::last_os_error();
+        let transient = matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM));
+        if !transient || std::time::Instant::now() >= deadline {
+            return Err(err);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
+}

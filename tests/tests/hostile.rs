@@ -188,6 +188,7 @@ runner_tests::per_mode!(warm, fork, subprocess; {
     every_hostile_program_gets_python_s_result_and_its_neighbours_are_untouched,
     a_hostile_program_that_never_ends_is_timed_out_alone,
     a_program_that_leaves_its_session_is_killed_with_its_run,
+    a_fork_bomb_next_door_costs_no_program_its_result,
 });
 
 mod faults {
@@ -346,4 +347,130 @@ fn a_program_that_leaves_its_session_is_killed_with_its_run(mode: &str) {
         assert_eq!(check["stdout"], "daemon alive False\n", "{mode}: {check}");
     }
     assert_nothing_left(&marker, mode);
+}
+
+/// A cgroup of the `pids` controller (v1 here, or v2 where it is enabled) limited to `max`
+/// processes and threads, into which a command can put itself; removed when dropped. `None` where
+/// the machine does not let the test make one (CI does: root).
+struct PidsLimit {
+    dir: PathBuf,
+}
+
+impl PidsLimit {
+    fn new(max: u32) -> Option<PidsLimit> {
+        let v1 = PathBuf::from("/sys/fs/cgroup/pids");
+        if !v1.join("cgroup.procs").exists() {
+            return None;
+        }
+        static SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = v1.join(format!("runner-fork-bomb-test-{}-{n}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        let limit = PidsLimit { dir };
+        std::fs::write(limit.dir.join("pids.max"), max.to_string()).ok()?;
+        Some(limit)
+    }
+
+    /// Makes `cmd` enter the cgroup before it executes (and so everything it starts).
+    fn contain(&self, cmd: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let procs =
+            std::ffi::CString::new(self.dir.join("cgroup.procs").into_os_string().into_encoded_bytes())
+                .unwrap();
+        // SAFETY: only async-signal-safe calls between fork and exec (open, write, close).
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // "0" is the writing process itself.
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if written != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for PidsLimit {
+    fn drop(&mut self) {
+        for _ in 0..200 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            for pid in std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default().lines() {
+                if let Ok(pid) = pid.parse::<i32>() {
+                    // SAFETY: kill with a plain pid and signal.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn a_fork_bomb_next_door_costs_no_program_its_result(mode: &str) {
+    // The run is limited to 60 processes and threads; one program takes every one it can get and
+    // holds them for a second and a half. The programs on the other worker need forks meanwhile (one
+    // executor, or one python, per program), which fail with EAGAIN until the bomb lets go: they are
+    // tried again, and every program gets python's result.
+    let Some(limit) = PidsLimit::new(60) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to make a pids cgroup (root)");
+        eprintln!("skipped: this machine does not let the test make a pids cgroup");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("a_bomb.py");
+    std::fs::write(
+        &bomb,
+        "import os, signal, time\nchildren = []\nend = time.monotonic() + 1.5\n# Every process it can get, for a second and a half, taking each one that comes free (at most 500:\n# a safety net, the test contains it far below that).\nwhile time.monotonic() < end and len(children) < 500:\n    try:\n        pid = os.fork()\n    except OSError:\n        time.sleep(0.001)\n        continue\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    children.append(pid)\nfor pid in children:\n    os.kill(pid, signal.SIGKILL)\n    os.waitpid(pid, 0)\nprint('the bomb let go')\n",
+    )
+    .unwrap();
+    let mut programs = vec![bomb];
+    for i in 0..8 {
+        let p = dir.path().join(format!("b_{i}.py"));
+        std::fs::write(
+            &p,
+            format!("import sys, time\ntime.sleep(0.2)\nprint('neighbour {i}')\nsys.exit({})\n", i % 2),
+        )
+        .unwrap();
+        programs.push(p);
+    }
+    // python's results, the bomb's in a limit of its own (unlimited, it would fill the machine's
+    // process table).
+    let mut expected = references(&programs[1..]);
+    let reference_limit = PidsLimit::new(60).expect("a second pids cgroup");
+    let mut python = std::process::Command::new(runner_tests::test_python());
+    python.arg(&programs[0]).stdin(std::process::Stdio::null());
+    reference_limit.contain(&mut python);
+    expected.insert(programs[0].display().to_string(), finish_within(&mut python, None, HANG_LIMIT));
+    drop(reference_limit);
+    let out = dir.path().join("r.jsonl");
+    let mut cmd = runner();
+    cmd.args([
+        "batch",
+        "-q",
+        "--mode",
+        mode,
+        "--workers",
+        "2",
+        "--max-programs-per-executor",
+        "1",
+        "--output",
+    ])
+    .arg(&out)
+    .args(&programs);
+    limit.contain(&mut cmd);
+    let run = finish_within(&mut cmd, None, HANG_LIMIT);
+    let ctx = format!("{mode}, a fork bomb in a run limited to 60 processes");
+    assert_eq!(run.status.code(), Some(1), "{ctx}: {}", text(&run.stderr));
+    assert_each_matches_python(&records(&out), &expected, &ctx);
+    let events = std::fs::read_to_string(limit.dir.join("pids.events")).unwrap_or_default();
+    let failed: u64 = events.lines().find_map(|l| l.strip_prefix("max ")?.trim().parse().ok()).unwrap_or(0);
+    assert!(failed > 0, "{ctx}: no fork failed, so nothing was tested: {events}");
+    drop(limit);
 }

@@ -236,28 +236,6 @@ fn read_exact(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> bool {
     true
 }
 
-/// `fork()`, tried again while the process table or memory is full for a moment (EAGAIN, ENOMEM): a
-/// fork bomb next door must not cost a program its result. Gives up after about a minute.
-fn fork_retrying() -> std::io::Result<libc::pid_t> {
-    let mut pause = std::time::Duration::from_millis(5);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        // SAFETY: the callers are in the zygote, single-threaded, between PyOS_BeforeFork and
-        // PyOS_AfterFork_*; the child only runs what the caller gives it.
-        let pid = unsafe { libc::fork() };
-        if pid >= 0 {
-            return Ok(pid);
-        }
-        let err = std::io::Error::last_os_error();
-        let transient = matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM));
-        if !transient || std::time::Instant::now() >= deadline {
-            return Err(err);
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(std::time::Duration::from_millis(500));
-    }
-}
-
 /// The floor of fork mode: fork this process (with everything it has imported), have the child exit
 /// at once, and wait for it.
 fn fork_and_reap() -> std::io::Result<f64> {
@@ -293,7 +271,8 @@ fn fork_executor(
         // SAFETY: PyOS_BeforeFork/AfterFork_* bracket fork() with the GIL held, as CPython requires;
         // the zygote is single-threaded, so the children are consistent copies.
         unsafe { pyo3::ffi::PyOS_BeforeFork() };
-        let nanny = fork_retrying();
+        // SAFETY: the zygote is single-threaded, inside PyOS_BeforeFork.
+        let nanny = unsafe { unix::fork_retrying() };
         if let Ok(0) = nanny {
             // The nanny: it keeps nothing of the zygote's (its socket, the other nannies' reports, the
             // supervisor's end of the executor's socket), forks the executor, then only waits.
@@ -309,8 +288,9 @@ fn fork_executor(
             drop(report);
             let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
             let nanny_pid = getpid();
-            // SAFETY: as above; the child runs the executor, which never returns.
-            let executor = unsafe { libc::fork() };
+            // SAFETY: the nanny is single-threaded, still inside the zygote's PyOS_BeforeFork; the
+            // child runs the executor, which never returns.
+            let executor = unsafe { unix::fork_retrying() }.unwrap_or(-1);
             if executor == 0 {
                 // SAFETY: in the executor, a fork of the zygote's image, with the GIL held.
                 unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
