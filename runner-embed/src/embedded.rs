@@ -860,6 +860,8 @@ impl EmbeddedEngine {
         let mut zygote_deaths = 0;
         loop {
             match self.run_embedded(spec) {
+                // The run is being stopped: what died was killed by runner.
+                Err(error) if crate::killed() => return Err(error),
                 // The program ran again in an executor of a new zygote; a program that outlives two
                 // zygotes gets python's result.
                 Err(EngineError::ZygoteDied) if zygote_deaths < 2 => {

@@ -19,7 +19,17 @@ pub mod dispatcher;
 /// Kills every process group the runner has started (programs, executors, the zygote): the
 /// emergency stop of a second Ctrl-C.
 pub fn kill_everything() {
+    KILLED.store(true, std::sync::atomic::Ordering::SeqCst);
     unix::kill_tracked_groups();
+}
+
+/// Set by [`kill_everything`]: the run is being stopped, so an engine that sees its processes die
+/// neither starts new ones (a zygote, the subprocess fallback) nor runs a program again.
+static KILLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`kill_everything`] has run.
+pub(crate) fn killed() -> bool {
+    KILLED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Releases what the runner made for its programs that outlives them (its cgroup directory); call

@@ -988,6 +988,27 @@ fn interrupted_once(mode: &str, signal: &str) {
     assert!(summary.contains("interrupted"), "{ctx}: the summary says the run was interrupted:\n{summary}");
     assert_interrupted_cleanly(&batch, &ctx);
     assert_killed_sleepers_are_not_recorded(&batch, &summary, &ctx);
+    assert_resume_completes(&batch, mode, &ctx);
+}
+
+/// `--resume` after an interrupted run runs what has no record (the sleepers, cut short by a timeout
+/// this time), and every program then has exactly one record.
+fn assert_resume_completes(run: &Interruptible, mode: &str, ctx: &str) {
+    let out = finish(
+        batch()
+            .env("BATCH_TEST_DIR", run.state.path())
+            .args(["--mode", mode, "--workers", "2", "--quiet", "--resume", "--timeout", "1", "--output"])
+            .arg(&run.jsonl)
+            .arg(corpus("sleepers")),
+    );
+    assert_eq!(out.status.code(), Some(1), "{ctx}, then --resume: the sleepers time out; {}", describe(&out));
+    let records = records(&run.jsonl);
+    let programs: BTreeSet<&str> = records.iter().map(program_of).collect();
+    assert_eq!(
+        (programs.len(), records.len()),
+        (5, 5),
+        "{ctx}, then --resume: every program once: {records:?}"
+    );
 }
 
 /// The two sleepers that were running when the grace ended were killed by runner, not crashed: they

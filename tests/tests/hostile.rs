@@ -197,7 +197,111 @@ mod faults {
     runner_tests::per_mode!(warm, fork; {
         a_killed_zygote_is_replaced_and_no_program_loses_its_result,
         a_stopped_zygote_is_continued_and_no_program_loses_its_result,
+        an_executor_killed_from_outside_is_its_program_killed_and_nothing_else,
+        a_stopped_executor_counts_against_the_timeout,
     });
+
+    /// A program that says which process runs it (in the embedded modes, its executor), then takes a
+    /// while; and neighbours. Returns the programs and the file the pid goes to.
+    fn victim_and_neighbours(dir: &Path) -> (Vec<PathBuf>, PathBuf) {
+        let pid_file = dir.join("victim.pid");
+        let victim = dir.join("p00_victim.py");
+        std::fs::write(
+            &victim,
+            format!(
+                "import os, time\nopen({:?} + '.tmp', 'w').write(str(os.getpid()))\nos.rename({:?} + '.tmp', {:?})\ntime.sleep(30)\nprint('never')\n",
+                pid_file.display().to_string(),
+                pid_file.display().to_string(),
+                pid_file.display().to_string()
+            ),
+        )
+        .unwrap();
+        let mut programs = vec![victim];
+        programs.extend(slow_programs(dir, 6).into_iter().skip(1));
+        (programs, pid_file)
+    }
+
+    fn wait_for_pid(pid_file: &Path) -> i32 {
+        let deadline = std::time::Instant::now() + HANG_LIMIT;
+        loop {
+            if let Ok(pid) = std::fs::read_to_string(pid_file).map(|s| s.trim().parse::<i32>()) {
+                return pid.unwrap();
+            }
+            assert!(std::time::Instant::now() < deadline, "the victim never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The records of the slow neighbours are python's; the victim has one record, `victim` checks it.
+    fn assert_victim_alone(out: &Path, programs: &[PathBuf], ctx: &str, victim: impl Fn(&Value)) {
+        let recs = records(out);
+        assert_eq!(recs.len(), programs.len(), "{ctx}: one record per program: {recs:?}");
+        for (i, p) in programs.iter().enumerate().skip(1) {
+            let r = recs.iter().find(|r| r["program"] == p.display().to_string()).unwrap();
+            assert_eq!(
+                (r["returncode"].as_i64(), r["stdout"].as_str()),
+                (Some((i % 3) as i64), Some(format!("p{i:02}\n").as_str())),
+                "{ctx}: {r}"
+            );
+        }
+        victim(recs.iter().find(|r| r["program"] == programs[0].display().to_string()).unwrap());
+    }
+
+    fn an_executor_killed_from_outside_is_its_program_killed_and_nothing_else(mode: &str) {
+        // An operator's or the OOM killer's SIGKILL of the process that runs a program is what it
+        // would be for python: the program is killed (-9). Its neighbours are untouched, and the
+        // record is a result, so --resume does not run it again.
+        let dir = tempfile::tempdir().unwrap();
+        let (programs, pid_file) = victim_and_neighbours(dir.path());
+        let out = dir.path().join("r.jsonl");
+        let mut cmd = runner();
+        cmd.args(["batch", "-q", "--mode", mode, "--workers", "2", "--output"]).arg(&out).args(&programs);
+        let child =
+            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let victim = wait_for_pid(&pid_file);
+        // SAFETY: kill with a plain pid and signal.
+        unsafe { libc::kill(victim, libc::SIGKILL) };
+        let run = runner_tests::wait_within(child, HANG_LIMIT, "the batch");
+        let ctx = format!("{mode}, the victim's executor killed");
+        assert_eq!(run.status.code(), Some(1), "{ctx}: {}", text(&run.stderr));
+        assert_victim_alone(&out, &programs, &ctx, |r| {
+            assert_eq!(
+                (r["returncode"].as_i64(), r["status"].as_str()),
+                (Some(-9), Some("crashed")),
+                "{ctx}: {r}"
+            )
+        });
+        let resumed = batch(mode, "2", &out, &programs, &["--resume"]);
+        // Nothing to run, so nothing failed in this run.
+        assert_eq!(resumed.status.code(), Some(0), "{ctx}, then --resume: {}", text(&resumed.stderr));
+        assert_eq!(records(&out).len(), programs.len(), "{ctx}, then --resume: nothing ran again");
+    }
+
+    fn a_stopped_executor_counts_against_the_timeout(mode: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let (programs, pid_file) = victim_and_neighbours(dir.path());
+        let out = dir.path().join("r.jsonl");
+        let mut cmd = runner();
+        cmd.args(["batch", "-q", "--mode", mode, "--workers", "2", "--timeout", "5", "--output"])
+            .arg(&out)
+            .args(&programs);
+        let child =
+            cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let victim = wait_for_pid(&pid_file);
+        // SAFETY: kill with a plain pid and signal.
+        unsafe { libc::kill(victim, libc::SIGSTOP) };
+        let run = runner_tests::wait_within(child, HANG_LIMIT, "the batch");
+        let ctx = format!("{mode}, the victim's executor stopped");
+        assert_eq!(run.status.code(), Some(1), "{ctx}: {}", text(&run.stderr));
+        assert_victim_alone(&out, &programs, &ctx, |r| {
+            assert_eq!(
+                (r["timed_out"].as_bool(), r["returncode"].as_i64()),
+                (Some(true), Some(-9)),
+                "{ctx}: {r}"
+            )
+        });
+        assert_nothing_left(&dir.path().display().to_string(), &ctx);
+    }
 
     /// Programs that take a while, so that a fault can strike while they run.
     fn slow_programs(dir: &Path, count: usize) -> Vec<PathBuf> {
