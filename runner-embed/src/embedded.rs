@@ -851,12 +851,6 @@ impl EmbeddedEngine {
     /// its own (runner's code in the executor failed, the program broke the executor's channel), the
     /// program runs again as `python /abs/prog.py`, and that is its result (`Attempt::Fallback`).
     pub fn run(&mut self, spec: &ProgramSpec) -> Result<RunResult, EngineError> {
-        if spec.path.to_str().is_none() {
-            // The executor's C-API side opens and names the file from UTF-8 text
-            // (`worker::capi::run_file`), which such a path is not: python gives the program its exact
-            // name (the record says `mode: subprocess`).
-            return crate::SubprocessEngine::new(self.config.clone()).run(spec);
-        }
         let mut zygote_deaths = 0;
         loop {
             match self.run_embedded(spec) {

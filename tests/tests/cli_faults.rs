@@ -319,9 +319,7 @@ fn a_program_whose_name_is_not_utf8_runs_once_and_resume_skips_it(mode: &str) {
     let want = python_reference(&program, &[]);
     assert!(want.status.success(), "python itself runs it: {}", text(&want.stderr));
     let ctx = format!("--mode {mode}, a program named {}", program.display());
-    // The embedded engine's executor takes program paths as UTF-8 text (worker::capi::run_file), so
-    // such a program runs under python itself, and its result says so.
-    let engine = "subprocess";
+    let engine = mode;
 
     let out = finish(runner().args(["validate", "--json", "--mode", mode]).arg(&program));
     let v: Value =

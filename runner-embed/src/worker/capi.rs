@@ -41,10 +41,12 @@ impl<'py> FileEnd<'py> {
 /// frame of ours is on the stack: the program's recursion depth and tracebacks are its own.
 pub(super) fn run_file<'py>(
     py: Python<'py>,
-    path: &str,
+    path: &std::path::Path,
     globals: &Bound<'py, PyDict>,
 ) -> PyResult<FileEnd<'py>> {
-    let cpath = CString::new(path)?;
+    use std::os::unix::ffi::OsStrExt;
+    // The path's bytes, as the file system has them: a name that is not UTF-8 is still a file name.
+    let cpath = CString::new(path.as_os_str().as_bytes())?;
     // SAFETY: fopen with valid NUL-terminated strings.
     let fp = unsafe { libc::fopen(cpath.as_ptr(), c"rb".as_ptr()) };
     if fp.is_null() {
@@ -54,7 +56,8 @@ pub(super) fn run_file<'py>(
             Some(argv) => argv.get_item(0)?.extract()?,
             None => String::from("python"),
         };
-        let repr = path.into_pyobject(py)?.repr()?.to_string();
+        // As python shows the path it was given (decoded with the file system encoding).
+        let repr = path.as_os_str().into_pyobject(py)?.repr()?.to_string();
         let msg = format!(
             "{argv0}: can't open file {repr}: [Errno {errno}] {}\n",
             nix::errno::Errno::from_raw(errno).desc()

@@ -250,7 +250,7 @@ impl Executor<'_> {
         let _ = unix::dup2_raw(out.as_raw_fd(), 1);
         let _ = unix::dup2_raw(err.as_raw_fd(), 2);
         drop((out, err));
-        let path = run.path.to_string_lossy().into_owned();
+        let path = run.path.clone();
         let started = Instant::now();
         let finished =
             self.run_program(&path, &run).map_err(|e| Failure::new(ExitCode::Software, describe(py, e)))?;
@@ -269,9 +269,12 @@ impl Executor<'_> {
     }
 
     /// The program itself and the Python side of its end.
-    fn run_program(&self, path: &str, run: &RunProgram) -> PyResult<Finished> {
+    fn run_program(&self, path: &std::path::Path, run: &RunProgram) -> PyResult<Finished> {
         let py = self.py;
-        let d = self.module.call_method1("prepare", (path, run.args.clone(), run.env.clone()))?;
+        // The path as python has it in sys.argv[0] and __file__: decoded with the file system encoding
+        // (surrogateescape for bytes that are not UTF-8).
+        let name = path.as_os_str().into_pyobject(py)?;
+        let d = self.module.call_method1("prepare", (name, run.args.clone(), run.env.clone()))?;
         let d = d.cast_into::<PyDict>()?;
         let (how, payload) = capi::run_file(py, path, &d)?.into_python(py);
         // A program that called os.fork() without exiting in the child returns here twice: the child
