@@ -268,35 +268,40 @@ impl Zygote {
             bytecode_cache: config.bytecode_cache.clone(),
         };
         protocol::send(ours.as_fd(), &setup, &[]).map_err(EngineError::Worker)?;
-        if !readable_by(ours.as_fd(), deadline).map_err(EngineError::Worker)? {
-            let pid = child.id();
-            unix::kill_group(pid);
-            let mut child = child;
-            let _ = child.kill();
-            let _ = child.wait();
-            unix::untrack_group(pid);
-            let importing = if config.preload.is_empty() {
-                String::new()
-            } else {
-                format!(" while importing the preloads ({})", config.preload.join(","))
-            };
-            return Err(EngineError::Setup(format!(
-                "the worker did not start within {} s (--startup-timeout){importing}; it was killed \
-                 (RUNNER_DEBUG=1 shows the start-up phases)",
-                config.startup_timeout.as_secs_f64()
-            )));
-        }
-        let version = match protocol::recv::<FromZygote>(ours.as_fd()).map_err(EngineError::Worker)? {
-            Some((FromZygote::Ready { version, phases }, _)) => {
-                if debug_enabled() {
-                    let phases: Vec<String> =
-                        phases.iter().map(|(name, s)| format!("{name} {s:.3} s")).collect();
-                    eprintln!("runner: debug: zygote {} ready: {}", child.id(), phases.join(", "));
-                }
-                version
+        // The zygote says which preload it imports before each one, so that one that never finishes
+        // is named.
+        let mut importing: Option<String> = None;
+        let version = loop {
+            if !readable_by(ours.as_fd(), deadline).map_err(EngineError::Worker)? {
+                let pid = child.id();
+                unix::kill_group(pid);
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                unix::untrack_group(pid);
+                let during = match &importing {
+                    Some(name) => format!(" while importing the preload {name}"),
+                    None => String::new(),
+                };
+                return Err(EngineError::Setup(format!(
+                    "the worker did not start within {} s (--startup-timeout){during}; it was killed \
+                     (RUNNER_DEBUG=1 shows the start-up phases)",
+                    config.startup_timeout.as_secs_f64()
+                )));
             }
-            Some((FromZygote::SetupFailed { message }, _)) => return Err(EngineError::Setup(message)),
-            _ => return Err(EngineError::Setup("the worker exited during start-up".into())),
+            match protocol::recv::<FromZygote>(ours.as_fd()).map_err(EngineError::Worker)? {
+                Some((FromZygote::Importing { name }, _)) => importing = Some(name),
+                Some((FromZygote::Ready { version, phases }, _)) => {
+                    if debug_enabled() {
+                        let phases: Vec<String> =
+                            phases.iter().map(|(name, s)| format!("{name} {s:.3} s")).collect();
+                        eprintln!("runner: debug: zygote {} ready: {}", child.id(), phases.join(", "));
+                    }
+                    break version;
+                }
+                Some((FromZygote::SetupFailed { message }, _)) => return Err(EngineError::Setup(message)),
+                _ => return Err(EngineError::Setup("the worker exited during start-up".into())),
+            }
         };
         let routes = Arc::new(Mutex::new(Routes {
             forks: HashMap::new(),
@@ -472,7 +477,7 @@ fn read_zygote(
                     let _ = tx.send(seconds);
                 }
             }
-            FromZygote::Ready { .. } | FromZygote::SetupFailed { .. } => {}
+            FromZygote::Ready { .. } | FromZygote::SetupFailed { .. } | FromZygote::Importing { .. } => {}
         }
     }
     // The zygote is gone: every waiter learns it through its dropped sender.

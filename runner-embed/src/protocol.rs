@@ -42,6 +42,8 @@ pub enum FromZygote {
     },
     /// Setting up the interpreter or a preload failed; the zygote exits after this.
     SetupFailed { message: String },
+    /// During start-up: the zygote is about to import this preload.
+    Importing { name: String },
     /// An executor was forked; its socket travels with this message.
     Forked { token: u64, pid: i32 },
     /// Forking failed.

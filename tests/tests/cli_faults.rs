@@ -399,11 +399,13 @@ fn a_preload_that_never_finishes_importing_is_a_setup_error_naming_it_and_leaves
         cmd.env("PYTHONPATH", fixture("preload"))
             .env("PID_FILE", &pid_file)
             .args(*command)
-            .args(["--preload", "hang_at_import", "--startup-timeout", "5"])
+            .args(["--preload", "json,hang_at_import,textwrap", "--startup-timeout", "2"])
             .arg(&pass);
         let out = finish(&mut cmd);
-        let ctx = format!("runner {} --preload hang_at_import", command.join(" "));
-        if let Some(problem) = setup_error_problem(&out, &["hang_at_import", "--startup-timeout"]) {
+        let ctx = format!("runner {} --preload json,hang_at_import,textwrap", command.join(" "));
+        // The one that hangs is named, not the list.
+        let named = ["while importing the preload hang_at_import;", "--startup-timeout"];
+        if let Some(problem) = setup_error_problem(&out, &named) {
             panic!("{ctx}: {problem}");
         }
         let pids: Vec<u32> = std::fs::read_to_string(&pid_file)

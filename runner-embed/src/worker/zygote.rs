@@ -41,7 +41,7 @@ pub(super) fn zygote(sock: OwnedFd) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     phases.push(("interpreter".to_string(), lap()));
-    let modules = match Python::attach(|py| load_executor(py, &setup, &mut phases)) {
+    let modules = match Python::attach(|py| load_executor(py, &setup, &mut phases, sock.as_fd())) {
         Ok(m) => m,
         Err(message) => {
             protocol::send(sock.as_fd(), &FromZygote::SetupFailed { message }, &[])?;
@@ -67,7 +67,12 @@ fn private_module<'py>(py: Python<'py>, name: &str, code: &str) -> PyResult<Boun
 
 /// Loads executor.py and warm_state.py as private modules, imports the preloads and records the
 /// baseline state. Errors come back as the text python would print.
-fn load_executor(py: Python<'_>, setup: &Setup, phases: &mut Vec<(String, f64)>) -> Result<Modules, String> {
+fn load_executor(
+    py: Python<'_>,
+    setup: &Setup,
+    phases: &mut Vec<(String, f64)>,
+    sock: std::os::fd::BorrowedFd<'_>,
+) -> Result<Modules, String> {
     let mut lap = phase_timer();
     let describe = |e: PyErr| {
         let tb = e.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
@@ -93,6 +98,8 @@ fn load_executor(py: Python<'_>, setup: &Setup, phases: &mut Vec<(String, f64)>)
     let cache = setup.bytecode_cache.as_deref().map(|p| p.to_string_lossy().into_owned());
     let undo = module.call_method1("preload_begin", (cache, setup.preload.clone())).map_err(describe)?;
     for name in &setup.preload {
+        // Said first, so that a preload that never finishes importing is named (--startup-timeout).
+        let _ = protocol::send(sock, &FromZygote::Importing { name: name.clone() }, &[]);
         py.import(name.as_str()).map_err(|e| format!("cannot preload {name}: {}", describe(e)))?;
         let spoiled = module.call_method0("preload_spoils_cuda").map_err(describe)?;
         if !spoiled.is_none() {
