@@ -146,6 +146,14 @@ fn every_hostile_program_gets_python_s_result_and_its_neighbours_are_untouched(m
         assert_each_matches_python(&records(&out), &expected, &ctx);
         assert_nothing_left(&dir.path().display().to_string(), &ctx);
     }
+    // Nothing but the programs and the results: no file a run left behind.
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".py") && !n.starts_with("results-"))
+        .collect();
+    left.sort();
+    assert!(left.is_empty(), "{mode}: files left in the run's directory: {left:?}");
 }
 
 fn a_hostile_program_that_never_ends_is_timed_out_alone(mode: &str) {
@@ -189,6 +197,7 @@ runner_tests::per_mode!(warm, fork, subprocess; {
     a_hostile_program_that_never_ends_is_timed_out_alone,
     a_program_that_leaves_its_session_is_killed_with_its_run,
     a_fork_bomb_next_door_costs_no_program_its_result,
+    programs_start_with_the_signal_dispositions_runner_inherited,
 });
 
 mod faults {
@@ -577,4 +586,41 @@ fn a_fork_bomb_next_door_costs_no_program_its_result(mode: &str) {
     let failed: u64 = events.lines().find_map(|l| l.strip_prefix("max ")?.trim().parse().ok()).unwrap_or(0);
     assert!(failed > 0, "{ctx}: no fork failed, so nothing was tested: {events}");
     drop(limit);
+}
+
+fn programs_start_with_the_signal_dispositions_runner_inherited(mode: &str) {
+    // Started as `nohup` starts a command (SIGHUP ignored) and with SIGINT ignored (as a shell starts a
+    // background job): python started by that parent would find both ignored, and so must a program
+    // that runner starts, whatever handlers runner installs for itself.
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("dispositions.py");
+    std::fs::write(
+        &program,
+        "import signal\nprint('ignored', [signal.getsignal(s) == signal.SIG_IGN for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)])\n",
+    )
+    .unwrap();
+    let ignoring = |cmd: &mut std::process::Command| {
+        // SAFETY: signal() is async-signal-safe; between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    };
+    let mut python = std::process::Command::new(runner_tests::test_python());
+    python.arg(&program).stdin(std::process::Stdio::null());
+    ignoring(&mut python);
+    let want = finish_within(&mut python, None, HANG_LIMIT);
+    assert_eq!(text(&want.stdout), "ignored [True, True, False, False]\n", "python under that parent");
+    let out = dir.path().join("r.jsonl");
+    let mut cmd = runner();
+    cmd.args(["batch", "-q", "--mode", mode, "--output"]).arg(&out).arg(&program);
+    ignoring(&mut cmd);
+    let run = finish_within(&mut cmd, None, HANG_LIMIT);
+    assert_eq!(run.status.code(), Some(0), "{mode}: {}", text(&run.stderr));
+    let recs = records(&out);
+    assert_eq!(recs[0]["stdout"].as_str(), Some(text(&want.stdout).as_str()), "{mode}: {}", recs[0]);
 }
