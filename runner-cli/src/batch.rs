@@ -21,6 +21,9 @@ use crate::programs::{Marks, ProgramList};
 use crate::reporter::{JsonlFile, JunitOutput, Outputs, Reporter};
 use crate::settings::{self, SettingsError};
 
+/// The most `--retries`: more says something is wrong with the program, not with chance.
+const MAX_RETRIES: u32 = 100;
+
 /// How many events may wait for the reporter, per worker: workers block on a full queue, so a slow
 /// sink holds back the run instead of piling results (each up to twice `--max-output`) up in memory.
 const EVENTS_PER_WORKER: usize = 2;
@@ -43,12 +46,24 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         }
         .into());
     }
-    let ignore = IgnorePatterns::new(&cmd.ignore_pattern).map_err(|e| {
-        // The regex error is a multi-line picture; its last line says what is wrong.
-        let text = e.to_string();
-        let why = text.lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ").to_string();
-        SettingsError::BadValue { flag: "--ignore-pattern", reason: format!("not a valid regex: {why}") }
-    })?;
+    let bad_regex = |flag: &'static str| {
+        move |e: regex::Error| {
+            // The regex error is a multi-line picture; its last line says what is wrong.
+            let text = e.to_string();
+            let why =
+                text.lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ").to_string();
+            SettingsError::BadValue { flag, reason: format!("not a valid regex: {why}") }
+        }
+    };
+    let ignore = IgnorePatterns::new(&cmd.ignore_pattern).map_err(bad_regex("--ignore-pattern"))?;
+    let retry_on = IgnorePatterns::new(&cmd.retry_on).map_err(bad_regex("--retry-on"))?;
+    if cmd.retries > MAX_RETRIES {
+        return Err(SettingsError::BadValue {
+            flag: "--retries",
+            reason: format!("{} is more than {MAX_RETRIES}", cmd.retries),
+        }
+        .into());
+    }
     let workers = settings::workers(cmd.workers, "--workers")?
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let devices = worker_devices(&cmd, workers);
@@ -92,6 +107,14 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         let ignore = ignore.clone();
         move |r: &runner_core::RunResult| classify(r, &ignore).is_failure()
     });
+    // A failure (not an ignored one) is run again, if it matches --retry-on where given.
+    let retry_when = {
+        let ignore = ignore.clone();
+        let every = cmd.retry_on.is_empty();
+        move |r: &runner_core::RunResult| {
+            classify(r, &ignore).is_failure() && (every || retry_on.matching(r).is_some())
+        }
+    };
     let mut reporter = Reporter::new(
         jobs.left,
         skipped,
@@ -105,7 +128,8 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         let cancel_ref = &cancel;
         let devices = &devices;
         let stop_at = stop_at.as_ref().map(|f| f as &(dyn Fn(&runner_core::RunResult) -> bool + Sync));
-        scope.spawn(move || dispatcher::run(engines, jobs, devices, cancel_ref, stop_at, tx));
+        let retry = (cmd.retries > 0).then_some(dispatcher::Retry { times: cmd.retries, when: &retry_when });
+        scope.spawn(move || dispatcher::run(engines, jobs, devices, cancel_ref, stop_at, retry, tx));
         // The dispatcher decides fail-fast and cancellation; the reporter only reports. The interrupt
         // handler holds a sender too, so the run's end is its own event.
         for event in &rx {

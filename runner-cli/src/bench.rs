@@ -367,7 +367,7 @@ fn run_mode(
     std::thread::scope(|scope| {
         let engines = &engines;
         let (cancel, devices) = (&cancel, &devices);
-        scope.spawn(move || dispatcher::run(engines, jobs, devices, cancel, None, tx));
+        scope.spawn(move || dispatcher::run(engines, jobs, devices, cancel, None, None, tx));
         for event in rx {
             match event {
                 Event::ProgramFinished { result, .. } => {

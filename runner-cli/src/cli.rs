@@ -130,6 +130,12 @@ pub struct BatchCmd {
     /// A failure whose output matches REGEX is counted as ignored (a known issue); repeatable.
     #[arg(long, value_name = "REGEX")]
     pub ignore_pattern: Vec<String>,
+    /// Run a failure again, in a fresh executor, up to N times: one that passes on a retry is flaky.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Retry only failures whose output matches REGEX; repeatable (default: every failure).
+    #[arg(long, value_name = "REGEX")]
+    pub retry_on: Vec<String>,
     /// Stop scheduling at the first failure and print how to reproduce it.
     #[arg(long)]
     pub fail_fast: bool,

@@ -74,6 +74,36 @@ struct Case<'a> {
     stderr: Option<Capped<OUTPUT_CAP>>,
     #[serde(default)]
     engine_failure: Option<EngineFailure>,
+    /// The failed runs `--retries` ran again, oldest first.
+    #[serde(default)]
+    retries: Vec<Rerun>,
+}
+
+/// A failed run that was run again (`--retries`): what JUnit's `flakyFailure` (the program passed on
+/// a later run) or `rerunFailure` (it never did) elements carry.
+#[derive(Deserialize)]
+struct Rerun {
+    #[serde(default)]
+    returncode: i32,
+    #[serde(default)]
+    timed_out: bool,
+    #[serde(default)]
+    stdout: Option<Capped<OUTPUT_CAP>>,
+    #[serde(default)]
+    stderr: Option<Capped<OUTPUT_CAP>>,
+}
+
+impl Rerun {
+    /// The type and message of its element, as a failure's are.
+    fn verdict(&self) -> (&'static str, String) {
+        if self.timed_out {
+            ("timed_out", "timed out".to_string())
+        } else if self.returncode < 0 {
+            ("crashed", runner_core::exit::signal_name(-self.returncode))
+        } else {
+            ("failed", format!("exit code {}", self.returncode))
+        }
+    }
 }
 
 /// Only the verdict, for the counts of the first pass.
@@ -222,6 +252,21 @@ fn write_case(out: &mut impl Write, case: &Case<'_>, classname: &str) -> io::Res
         }
         _ => {}
     }
+    // As nextest and surefire write them: the earlier runs of a flaky program, or of one that failed
+    // every run, each with its output.
+    let rerun_tag = if status == "flaky" { "flakyFailure" } else { "rerunFailure" };
+    for rerun in &case.retries {
+        let (ty, message) = rerun.verdict();
+        write!(out, r#"            <{rerun_tag} message=""#)?;
+        escape(out, &format!("{ty}: {message}"))?;
+        writeln!(out, r#"" type="{ty}">"#)?;
+        for (tag, stream) in [("system-out", &rerun.stdout), ("system-err", &rerun.stderr)] {
+            write!(out, "                <{tag}>")?;
+            escape(out, text(stream).as_str())?;
+            writeln!(out, "</{tag}>")?;
+        }
+        writeln!(out, "            </{rerun_tag}>")?;
+    }
     for (tag, stream) in [("system-out", &case.stdout), ("system-err", &case.stderr)] {
         let body = text(stream);
         if !body.is_empty() {
@@ -336,5 +381,28 @@ mod tests {
         assert!(xml.contains(r#"<error message="engine failed: zygote_died: gone" type="engine_failed"/>"#));
         assert!(xml.contains(r#"<skipped message="failure matches an ignore pattern"/>"#), "{xml}");
         assert!(xml.trim_end().ends_with("</testsuites>"));
+    }
+
+    #[test]
+    fn earlier_runs_are_flaky_failures_of_a_flaky_program_and_rerun_failures_of_a_failed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("r.jsonl");
+        let records = [
+            r#"{"program":"/f.py","status":"flaky","duration":0.5,"stdout":"ok\n","stderr":"","retries":[{"returncode":1,"timed_out":false,"stdout":"first\n","stderr":"E1"}]}"#,
+            r#"{"program":"/g.py","status":"failed","duration":1,"stdout":"","stderr":"E3","signature":"E","retries":[{"returncode":-11,"timed_out":false,"stdout":"","stderr":"E1"},{"returncode":1,"timed_out":true,"stdout":"","stderr":"E2"}]}"#,
+        ];
+        std::fs::write(&jsonl, records.join("\n") + "\n").unwrap();
+        let len = std::fs::metadata(&jsonl).unwrap().len();
+        let xml_path = dir.path().join("j.xml");
+        let open = || Ok(Region::new(File::open(&jsonl)?, 0, len));
+        write(&xml_path, open, "runner.warm", Duration::from_secs(2)).unwrap();
+        let xml = std::fs::read_to_string(&xml_path).unwrap();
+        // A flaky program passes: it is no failure of the suite.
+        assert!(xml.contains(r#"tests="2" skipped="0" errors="0" failures="1""#), "{xml}");
+        assert!(xml.contains(r#"<flakyFailure message="failed: exit code 1" type="failed">"#), "{xml}");
+        assert!(xml.contains("<system-out>first\n</system-out>"), "{xml}");
+        assert_eq!(xml.matches("<rerunFailure ").count(), 2, "{xml}");
+        assert!(xml.contains(r#"<rerunFailure message="crashed: SIGSEGV" type="crashed">"#), "{xml}");
+        assert!(xml.contains(r#"<rerunFailure message="timed_out: timed out" type="timed_out">"#), "{xml}");
     }
 }

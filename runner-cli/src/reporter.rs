@@ -424,8 +424,12 @@ impl Summary<'_> {
         let error_count = stats.error_count();
         writeln!(
             out,
-            "  passed {}, failed {}, crashed {}, timed out {}, ignored {}{}",
+            "  passed {}{}, failed {}, crashed {}, timed out {}, ignored {}{}",
             n(Status::Passed),
+            match n(Status::Flaky) {
+                0 => String::new(),
+                flaky => format!(", flaky {flaky}"),
+            },
             n(Status::Failed),
             n(Status::Crashed),
             n(Status::TimedOut),
@@ -458,6 +462,16 @@ impl Summary<'_> {
         }
         for (i, count) in stats.ignored_by() {
             writeln!(out, "  ignored {count}x by pattern {:?}", self.ignore.pattern(i))?;
+        }
+        if !stats.flaky().is_empty() {
+            writeln!(out, "Flaky programs (passed on a retry):")?;
+            for (path, failed) in stats.flaky() {
+                let runs = if *failed == 1 { "run" } else { "runs" };
+                writeln!(out, "  {} (after {failed} failed {runs})", path.display())?;
+            }
+            if n(Status::Flaky) > stats.flaky().len() {
+                writeln!(out, "  ... and {} more", n(Status::Flaky) - stats.flaky().len())?;
+            }
         }
         if stats.timed() > 1 {
             writeln!(out, "Slowest programs:")?;

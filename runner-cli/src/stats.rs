@@ -53,7 +53,12 @@ pub struct Stats {
     first_failure: Option<PathBuf>,
     leaks: usize,
     cancelled: Vec<PathBuf>,
+    /// Flaky programs (passed on a retry) with their failed runs, the first [`MAX_FLAKY`].
+    flaky: Vec<(PathBuf, usize)>,
 }
+
+/// How many flaky programs the summary lists by name (all are counted).
+pub const MAX_FLAKY: usize = 100;
 
 impl Stats {
     /// Statistics for a batch of `total` programs (`skipped` more already recorded).
@@ -71,6 +76,9 @@ impl Stats {
         signature: Option<&str>,
     ) {
         *self.counts.entry(status).or_default() += 1;
+        if status == Status::Flaky && self.flaky.len() < MAX_FLAKY {
+            self.flaky.push((result.program.clone(), result.retries().count()));
+        }
         if let (Status::Ignored, Some(i)) = (status, ignored_by) {
             *self.ignored_by.entry(i).or_default() += 1;
         }
@@ -112,6 +120,11 @@ impl Stats {
             program.display()
         ));
         self.done += 1;
+    }
+
+    /// The flaky programs listed by name, with the number of failed runs before the one that passed.
+    pub fn flaky(&self) -> &[(PathBuf, usize)] {
+        &self.flaky
     }
 
     /// Counts a running program that a cancellation killed: it has no result.

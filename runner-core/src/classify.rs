@@ -13,6 +13,8 @@ use crate::RunResult;
 pub enum Status {
     /// Exit code 0.
     Passed,
+    /// Exit code 0 on a retry after failed runs (`--retries`): counts as passed, and is listed.
+    Flaky,
     /// A failure whose output matches an ignore pattern; counts as passed.
     Ignored,
     /// A non-zero exit code.
@@ -33,6 +35,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Passed => "passed",
+            Status::Flaky => "flaky",
             Status::Ignored => "ignored",
             Status::Failed => "failed",
             Status::Crashed => "crashed",
@@ -66,7 +69,9 @@ impl IgnorePatterns {
 
 /// The verdict on `result`, given the ignore patterns.
 pub fn classify(result: &RunResult, ignore: &IgnorePatterns) -> Status {
-    if result.success {
+    if result.success && result.retries().next().is_some() {
+        Status::Flaky
+    } else if result.success {
         Status::Passed
     } else if ignore.matching(result).is_some() {
         Status::Ignored

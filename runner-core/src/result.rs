@@ -53,7 +53,8 @@ pub struct RunResult {
     /// The earlier runs of this program that this result replaced, oldest first. In JSON: a warm
     /// executor's failure checked in a fresh executor is `confirmed` (and `warm_attempt` when the
     /// fresh executor did not reproduce it), the names they always had; an embedded run the engine
-    /// could not finish, replaced by `python /abs/prog.py`, is `fallback`.
+    /// could not finish, replaced by `python /abs/prog.py`, is `fallback`; the failed runs that
+    /// `--retries` ran again are `retries` (their results, oldest first).
     #[serde(flatten, with = "attempts_json")]
     pub attempts: Vec<Attempt>,
     /// Embedded modes: seconds from the program's first line to the end of its finalisation, as the
@@ -84,6 +85,12 @@ pub enum Attempt {
         /// Why that run gave no result.
         failure: EngineFailure,
     },
+    /// A failed run that `--retries` ran again (in a fresh executor); the result holding it is the
+    /// run after the last retry.
+    Retry {
+        /// What the failed run gave.
+        result: Box<RunResult>,
+    },
 }
 
 impl RunResult {
@@ -96,7 +103,7 @@ impl RunResult {
     pub fn confirmed(&self) -> Option<bool> {
         self.attempts.iter().find_map(|a| match a {
             Attempt::WarmExecutor { reproduced, .. } => Some(*reproduced),
-            Attempt::Fallback { .. } => None,
+            Attempt::Fallback { .. } | Attempt::Retry { .. } => None,
         })
     }
 
@@ -104,7 +111,7 @@ impl RunResult {
     pub fn warm_attempt(&self) -> Option<&RunResult> {
         self.attempts.iter().find_map(|a| match a {
             Attempt::WarmExecutor { result, .. } => result.as_deref(),
-            Attempt::Fallback { .. } => None,
+            Attempt::Fallback { .. } | Attempt::Retry { .. } => None,
         })
     }
 
@@ -112,7 +119,15 @@ impl RunResult {
     pub fn fallback(&self) -> Option<&EngineFailure> {
         self.attempts.iter().find_map(|a| match a {
             Attempt::Fallback { failure, .. } => Some(failure),
-            Attempt::WarmExecutor { .. } => None,
+            Attempt::WarmExecutor { .. } | Attempt::Retry { .. } => None,
+        })
+    }
+
+    /// The failed runs `--retries` ran again, oldest first.
+    pub fn retries(&self) -> impl Iterator<Item = &RunResult> {
+        self.attempts.iter().filter_map(|a| match a {
+            Attempt::Retry { result } => Some(&**result),
+            _ => None,
         })
     }
 }
@@ -140,10 +155,13 @@ mod attempts_json {
         warm_attempt: Option<R>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fallback: Option<Fallback>,
+        #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+        retries: Vec<R>,
     }
 
     pub fn serialize<S: Serializer>(attempts: &[Attempt], s: S) -> Result<S::Ok, S::Error> {
-        let mut fields: Fields<&RunResult> = Fields { confirmed: None, warm_attempt: None, fallback: None };
+        let mut fields: Fields<&RunResult> =
+            Fields { confirmed: None, warm_attempt: None, fallback: None, retries: Vec::new() };
         for attempt in attempts {
             match attempt {
                 Attempt::WarmExecutor { reproduced, result } => {
@@ -153,6 +171,7 @@ mod attempts_json {
                 Attempt::Fallback { from, failure } => {
                     fields.fallback = Some(Fallback { from: *from, engine_failure: failure.clone() });
                 }
+                Attempt::Retry { result } => fields.retries.push(result),
             }
         }
         fields.serialize(s)
@@ -164,7 +183,8 @@ mod attempts_json {
             .confirmed
             .map(|reproduced| Attempt::WarmExecutor { reproduced, result: fields.warm_attempt });
         let fallback = fields.fallback.map(|f| Attempt::Fallback { from: f.from, failure: f.engine_failure });
-        Ok(warm.into_iter().chain(fallback).collect())
+        let retries = fields.retries.into_iter().map(|result| Attempt::Retry { result });
+        Ok(warm.into_iter().chain(fallback).chain(retries).collect())
     }
 }
 

@@ -201,6 +201,17 @@ impl Cancel {
 /// too.
 pub type StopWhen<'a> = &'a (dyn Fn(&RunResult) -> bool + Sync);
 
+/// `--retries`: a result for which `when` holds (a failure, not an ignored one, maybe only those
+/// matching `--retry-on`) is run again, in a fresh executor, up to `times` times, until a run passes;
+/// every failed run is kept in the result (`RunResult::retries`).
+#[derive(Clone, Copy)]
+pub struct Retry<'a> {
+    /// The most runs after the first.
+    pub times: u32,
+    /// Whether a result is to be run again.
+    pub when: &'a (dyn Fn(&RunResult) -> bool + Sync),
+}
+
 /// Runs `jobs` on `devices.len()` workers (worker `i` pinned to `devices[i]`, `None` for no device)
 /// and sends events until every job ran or the run was cancelled; the last event is
 /// [`Event::RunFinished`]. With one worker, jobs run in the given order. Jobs are taken from the
@@ -212,6 +223,7 @@ pub fn run(
     devices: &[Option<String>],
     cancel: &Cancel,
     stop_when: Option<StopWhen<'_>>,
+    retry: Option<Retry<'_>>,
     events: Sender<Event>,
 ) {
     let jobs = jobs.into_iter();
@@ -244,7 +256,7 @@ pub fn run(
                         }
                         let _ = events.send(Event::ProgramStarted { index: job.index, worker });
                         let started = Instant::now();
-                        let ran = engine.run(&job.spec);
+                        let ran = run_with_retries(&mut engine, &job.spec, retry, &cancel);
                         let (index, program) = (job.index, job.spec.path);
                         // What ends by runner's kill during a cancellation is not the program's result.
                         let killed_by_us = cancel.killed()
@@ -288,6 +300,25 @@ pub fn run(
         drop(rx);
     });
     let _ = events.send(Event::RunFinished { cancelled: cancel.reason() });
+}
+
+/// Runs `spec`, and again in a fresh executor while `retry` says so (and the run goes on).
+fn run_with_retries(
+    engine: &mut crate::Engine,
+    spec: &runner_core::ProgramSpec,
+    retry: Option<Retry<'_>>,
+    cancel: &Cancel,
+) -> Result<RunResult, crate::EngineError> {
+    let mut result = engine.run(spec)?;
+    let Some(retry) = retry else { return Ok(result) };
+    let mut failed = Vec::new();
+    while failed.len() < retry.times as usize && !cancel.is_cancelled() && (retry.when)(&result) {
+        engine.fresh_executor_next();
+        let again = engine.run(spec)?;
+        failed.push(std::mem::replace(&mut result, again));
+    }
+    result.attempts.extend(failed.into_iter().map(|r| runner_core::Attempt::Retry { result: Box::new(r) }));
+    Ok(result)
 }
 
 /// Cancels the run for `--fail-fast`, and says so once.

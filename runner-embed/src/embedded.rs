@@ -824,6 +824,11 @@ impl EmbeddedEngine {
         EmbeddedEngine { config, zygotes, zygote, executor: None, spare: None }
     }
 
+    /// Retires the executor in use: the next program runs in a fresh one.
+    pub fn fresh_executor_next(&mut self) {
+        self.executor = None;
+    }
+
     /// After the zygote died: this engine's executors went with it; the next ones come from the
     /// zygote that replaces it.
     fn replace_zygote(&mut self) -> Result<(), EngineError> {

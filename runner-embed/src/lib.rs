@@ -204,6 +204,13 @@ impl Engine {
             Engine::Embedded(e) => e.run(spec),
         }
     }
+
+    /// The next program runs in a fresh executor (a retry must not meet what the failure left).
+    pub fn fresh_executor_next(&mut self) {
+        if let Engine::Embedded(e) = self {
+            e.fresh_executor_next();
+        }
+    }
 }
 
 /// Builds the result record from what the supervision loop saw.

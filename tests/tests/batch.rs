@@ -1155,3 +1155,75 @@ mod engine_failures {
         assert_fell_back(broken[0], "warm", "executor_failed", ctx);
     }
 }
+
+/// `--retries`: a failure runs again in a fresh executor; one that passes on a retry is flaky (its own
+/// status, counted, listed, every failed run kept), one that fails every run stays a failure with all
+/// its runs, and `--retry-on` limits the retries to matching failures.
+fn retries_make_a_program_that_passes_on_a_second_run_flaky(mode: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    // Fails on its first run (a file marks the second), as a random input or a GPU race might.
+    std::fs::write(
+        corpus.join("a_flaky.py"),
+        "import os, sys\nmark = os.path.join(os.environ['STATE'], 'ran')\nif not os.path.exists(mark):\n    open(mark, 'w').close()\n    print('first run fails')\n    sys.exit(1)\nprint('second run passes')\n",
+    )
+    .unwrap();
+    std::fs::write(corpus.join("b_always.py"), "import sys\nprint('always')\nsys.exit(2)\n").unwrap();
+    std::fs::write(corpus.join("c_other.py"), "raise ValueError('not retried')\n").unwrap();
+    let jsonl = dir.path().join("r.jsonl");
+    let junit = dir.path().join("j.xml");
+    let out = finish(
+        batch()
+            .env("STATE", &state)
+            .args(["--mode", mode, "--workers", "1", "--retries", "2", "--retry-on", "first run|always"])
+            .arg("--output")
+            .arg(&jsonl)
+            .arg("--junit")
+            .arg(&junit)
+            .arg(&corpus),
+    );
+    let ctx = format!("batch --mode {mode} --retries 2 --retry-on 'first run|always'");
+    assert_eq!(out.status.code(), Some(1), "{ctx}: two programs fail; {}", describe(&out));
+    let recs = records(&jsonl);
+    let rec = |name: &str| recs.iter().find(|r| program_of(r).ends_with(name)).unwrap().clone();
+    let flaky = rec("a_flaky.py");
+    assert_eq!(
+        (flaky["status"].as_str(), flaky["stdout"].as_str()),
+        (Some("flaky"), Some("second run passes\n")),
+        "{ctx}: {flaky}"
+    );
+    let earlier = flaky["retries"].as_array().expect("the failed run is kept");
+    assert_eq!(earlier.len(), 1, "{ctx}: {flaky}");
+    assert_eq!(
+        (earlier[0]["returncode"].as_i64(), earlier[0]["stdout"].as_str()),
+        (Some(1), Some("first run fails\n"))
+    );
+    let always = rec("b_always.py");
+    assert_eq!(
+        (always["status"].as_str(), always["retries"].as_array().map(Vec::len)),
+        (Some("failed"), Some(2)),
+        "{ctx}: {always}"
+    );
+    let other = rec("c_other.py");
+    assert!(other.get("retries").is_none(), "{ctx}: --retry-on leaves it alone: {other}");
+    let summary = text(&out.stdout);
+    assert!(summary.contains("flaky 1"), "{ctx}: the summary counts it:\n{summary}");
+    assert!(
+        summary.lines().any(|l| l.contains("a_flaky.py") && l.contains("after 1 failed run")),
+        "{ctx}: and lists it:\n{summary}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<flakyFailure ").count(), 1, "{ctx}: {xml}");
+    assert_eq!(xml.matches("<rerunFailure ").count(), 2, "{ctx}: {xml}");
+}
+
+mod retries {
+    use super::*;
+
+    runner_tests::per_mode!(warm, subprocess; {
+        retries_make_a_program_that_passes_on_a_second_run_flaky,
+    });
+}
