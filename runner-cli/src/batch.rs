@@ -30,6 +30,7 @@ const EVENTS_PER_WORKER: usize = 2;
 
 /// Runs the batch command; returns the exit code.
 pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
+    let command_started = std::time::Instant::now();
     let config = settings::run_config(&cmd.flags)?;
     if cmd.inputs.is_empty() && cmd.from_list.is_empty() {
         return Err(SettingsError::BadValue {
@@ -120,7 +121,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         skipped,
         engines.mode(),
         ignore,
-        Outputs { results, junit, quiet: cmd.quiet },
+        Outputs { results, junit, quiet: cmd.quiet, command_started },
         reproduce,
     );
     std::thread::scope(|scope| {

@@ -1227,3 +1227,35 @@ mod retries {
         retries_make_a_program_that_passes_on_a_second_run_flaky,
     });
 }
+
+/// The summary's wall time is the command's, the engine start-up shown apart (it used to leave the
+/// start-up out without saying so). Two clocks of the same run, compared: the test's, around the
+/// whole command, and the summary's; they may differ by the process's own start and exit.
+#[test]
+fn the_summary_s_wall_time_is_the_whole_command_s_with_the_start_up_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..4 {
+        std::fs::write(dir.path().join(format!("p{i}.py")), "import time\ntime.sleep(0.1)\n").unwrap();
+    }
+    let started = Instant::now();
+    let out = finish(
+        batch().args(["--mode", "warm", "--workers", "2", "--quiet", "--preload", "json"]).arg(dir.path()),
+    );
+    let measured = started.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let summary = text(&out.stdout);
+    let line =
+        summary.lines().find(|l| l.contains(", wall ")).unwrap_or_else(|| panic!("no wall time:\n{summary}"));
+    let number = |after: &str| -> f64 {
+        let rest = &line[line.find(after).unwrap() + after.len()..];
+        rest[..rest.find('s').unwrap()].parse().unwrap()
+    };
+    let (wall, startup) = (number(", wall "), number("of which "));
+    assert!(startup > 0.0 && startup < wall, "the start-up is part of the wall time: {line}");
+    let slack = (0.05 * measured).max(0.1);
+    assert!(
+        (measured - wall).abs() <= slack,
+        "the summary says {wall} s, the command took {measured:.3} s: {line}"
+    );
+    assert!(summary.contains("programs/s once started"), "throughput both ways:\n{summary}");
+}
