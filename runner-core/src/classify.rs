@@ -84,8 +84,10 @@ pub fn classify(result: &RunResult, ignore: &IgnorePatterns) -> Status {
     }
 }
 
-/// The signature that groups a failure with others of the same cause: the signal, the timeout, or the
-/// last exception line of stderr (`ValueError: boom`), else the exit code.
+/// The signature that groups a failure with others of the same cause, and titles its bucket (an issue
+/// title as it stands): the signal, the timeout, or the last exception line of stderr with what
+/// differs between two runs of the same bug made the same (`RuntimeError: shape [N, N] is invalid for
+/// input of size N`, see [`normalise`]), else the exit code.
 pub fn signature(result: &RunResult) -> String {
     if result.timed_out {
         return "timed out".to_string();
@@ -94,9 +96,38 @@ pub fn signature(result: &RunResult) -> String {
         return format!("killed by {}", crate::exit::signal_name(-result.returncode));
     }
     if let Some(line) = last_exception_line(&result.stderr) {
-        return line;
+        return normalise(&line);
     }
     format!("exit code {}", result.returncode)
+}
+
+/// An exception line with what varies between two occurrences of the same bug replaced: memory
+/// addresses by `0x…`, file paths by `<path>`, and numbers (sizes, shapes, indices, values) by `N`,
+/// past the exception's type (`ValueError: got 3 at 0x7f12` and `ValueError: got 12 at 0x7e00` are one
+/// bucket, `ValueError: got N at 0x…`).
+pub fn normalise(line: &str) -> String {
+    use std::sync::LazyLock;
+    static ADDRESS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b0x[0-9a-fA-F]+\b").expect("a regex"));
+    static PATH: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(^|[\s'"(\[=])(/[^\s'",:)\]]+)"#).expect("a regex"));
+    static NUMBER: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(^|[^\w.])-?\d+(\.\d+)?([eE][-+]?\d+)?\b").expect("a regex"));
+    // Shapes written `4x3` (torch's "mat1 and mat2 shapes cannot be multiplied (4x3 and 5x6)").
+    static SHAPE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d+(x\d+)+\b").expect("a regex"));
+    // The exception's type (its module path may hold digits) is kept as it is.
+    let (kind, message) = match line.split_once(": ") {
+        Some((kind, message)) if !kind.contains(' ') => (Some(kind), message),
+        _ => (None, line),
+    };
+    let message = ADDRESS.replace_all(message, "0x…");
+    let message = PATH.replace_all(&message, "$1<path>");
+    let message =
+        SHAPE.replace_all(&message, |c: &regex::Captures<'_>| vec!["N"; c[0].split('x').count()].join("x"));
+    let message = NUMBER.replace_all(&message, "${1}N");
+    match kind {
+        Some(kind) => format!("{kind}: {message}"),
+        None => message.into_owned(),
+    }
 }
 
 /// The last line of a traceback: the first non-indented line after the last "Traceback" header.
@@ -151,10 +182,47 @@ mod tests {
     }
 
     #[test]
+    fn the_same_bug_with_other_numbers_addresses_and_paths_is_one_signature() {
+        let same = [
+            ("RuntimeError: size mismatch, got 4, 4x3, 12", "RuntimeError: size mismatch, got 17, 17x3, 51"),
+            (
+                "IndexError: index 10 is out of bounds for dimension 0 with size 3",
+                "IndexError: index -1 is out of bounds for dimension 0 with size 8",
+            ),
+            ("ValueError: <object at 0x7f3a2b1c> failed", "ValueError: <object at 0x55d0e1f2a0> failed"),
+            (
+                "FileNotFoundError: [Errno 2] No such file or directory: '/tmp/torchinductor_root/ab/cx.py'",
+                "FileNotFoundError: [Errno 2] No such file or directory: '/tmp/x/y.py'",
+            ),
+            (
+                "torch._dynamo.exc.Unsupported: float 1.5e-3 is not 2.0",
+                "torch._dynamo.exc.Unsupported: float 7.25 is not -3",
+            ),
+        ];
+        for (a, b) in same {
+            assert_eq!(normalise(a), normalise(b), "{a} / {b}");
+        }
+        assert_eq!(
+            normalise("RuntimeError: shape [2, 3] at 0xdeadbeef"),
+            "RuntimeError: shape [N, N] at 0x…"
+        );
+        assert_eq!(
+            normalise("torch._inductor.exc.InductorError: AssertionError: -1"),
+            "torch._inductor.exc.InductorError: AssertionError: N"
+        );
+        assert_eq!(normalise("Float8Error: bad"), "Float8Error: bad", "the type is kept");
+        assert_eq!(normalise("ValueError: file /a/b.py line 3"), "ValueError: file <path> line N");
+    }
+
+    #[test]
     fn signatures() {
         let chained = format!("{TB}\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"/p.py\", line 3\nKeyError: 'x'\n");
         let cases = [
             (result(1, TB, false), "ValueError: boom"),
+            (
+                result(1, &TB.replace("boom", "shape '[2, 3]' is invalid for input of size 7"), false),
+                "ValueError: shape '[N, N]' is invalid for input of size N",
+            ),
             (result(1, &chained, false), "KeyError: 'x'"),
             (result(4, "no traceback\n", false), "exit code 4"),
             (result(-6, "", false), "killed by SIGABRT"),
