@@ -56,7 +56,12 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
             SettingsError::BadValue { flag, reason: format!("not a valid regex: {why}") }
         }
     };
-    let ignore = IgnorePatterns::new(&cmd.ignore_pattern).map_err(bad_regex("--ignore-pattern"))?;
+    let mut ignore = IgnorePatterns::new(&cmd.ignore_pattern).map_err(bad_regex("--ignore-pattern"))?;
+    let known_issues_from = ignore.len();
+    if let Some(path) = &cmd.known_issues {
+        crate::known_issues::load(path, &mut ignore)
+            .map_err(|reason| SettingsError::BadValue { flag: "--known-issues", reason })?;
+    }
     let retry_on = IgnorePatterns::new(&cmd.retry_on).map_err(bad_regex("--retry-on"))?;
     if cmd.retries > MAX_RETRIES {
         return Err(SettingsError::BadValue {
@@ -121,6 +126,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         skipped,
         engines.mode(),
         ignore,
+        known_issues_from,
         Outputs { results, junit, quiet: cmd.quiet, command_started },
         reproduce,
     );

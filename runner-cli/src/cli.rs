@@ -130,6 +130,10 @@ pub struct BatchCmd {
     /// A failure whose output matches REGEX is counted as ignored (a known issue); repeatable.
     #[arg(long, value_name = "REGEX")]
     pub ignore_pattern: Vec<String>,
+    /// Known issues kept as data: a TOML file of `[[issue]]` entries (pattern, issue, note); a failure
+    /// that matches one is ignored, and the summary gives each entry's hits.
+    #[arg(long, value_name = "FILE")]
+    pub known_issues: Option<PathBuf>,
     /// Run a failure again, in a fresh executor, up to N times: one that passes on a retry is flaky.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,

@@ -11,6 +11,7 @@ mod error;
 mod exit_code;
 mod inputs;
 mod junit;
+mod known_issues;
 mod programs;
 mod report;
 mod reporter;

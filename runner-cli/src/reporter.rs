@@ -41,6 +41,17 @@ struct Record<'a> {
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
+    /// For an ignored failure: the known issue (or `--ignore-pattern`) it matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    known_issue: Option<KnownIssueHit>,
+}
+
+/// The entry an ignored failure matched: its pattern, and the issue and note of a known-issues entry.
+#[derive(Serialize)]
+struct KnownIssueHit {
+    pattern: String,
+    #[serde(flatten)]
+    issue: runner_core::classify::KnownIssue,
 }
 
 /// One JSONL line for a program the engine could not run: no returncode, no output, only what
@@ -215,6 +226,9 @@ pub struct Reporter {
     stats: Stats,
     mode: Mode,
     ignore: IgnorePatterns,
+    /// The index of the first entry of `ignore` that came from `--known-issues` (the ones before are
+    /// `--ignore-pattern`s): those are listed in the summary even when nothing hit them.
+    known_issues_from: usize,
     results: Option<JsonlFile>,
     junit: Option<JunitOutput>,
     progress: Progress,
@@ -245,6 +259,7 @@ impl Reporter {
         skipped: usize,
         mode: Mode,
         ignore: IgnorePatterns,
+        known_issues_from: usize,
         Outputs { results, junit, quiet, command_started }: Outputs,
         reproduce: String,
     ) -> Self {
@@ -252,6 +267,7 @@ impl Reporter {
             stats: Stats::new(total, skipped),
             mode,
             ignore,
+            known_issues_from,
             results,
             junit,
             progress: Progress::new(total, quiet),
@@ -295,8 +311,19 @@ impl Reporter {
             Event::ProgramFinished { index, worker, result } => {
                 let status = classify(&result, &self.ignore);
                 let sig = status.is_failure().then(|| signature(&result));
-                self.write(&Record { result: &result, index, worker, status, signature: sig.clone() });
                 let ignored_by = (status == Status::Ignored).then(|| self.ignore.matching(&result)).flatten();
+                let known_issue = ignored_by.map(|i| KnownIssueHit {
+                    pattern: self.ignore.pattern(i).to_string(),
+                    issue: self.ignore.issue(i).clone(),
+                });
+                self.write(&Record {
+                    result: &result,
+                    index,
+                    worker,
+                    status,
+                    signature: sig.clone(),
+                    known_issue,
+                });
                 self.stats.add_result(&result, status, ignored_by, sig.as_deref());
             }
         }
@@ -371,6 +398,7 @@ impl Reporter {
             stats: &self.stats,
             mode: self.mode,
             ignore: &self.ignore,
+            known_issues_from: self.known_issues_from,
             reproduce: &self.reproduce,
             wall: self.command_started.elapsed().as_secs_f64(),
             startup: self.started.duration_since(self.command_started).as_secs_f64(),
@@ -385,6 +413,7 @@ struct Summary<'a> {
     stats: &'a Stats,
     mode: Mode,
     ignore: &'a IgnorePatterns,
+    known_issues_from: usize,
     reproduce: &'a str,
     /// The whole command's wall time, in seconds.
     wall: f64,
@@ -474,8 +503,22 @@ impl Summary<'_> {
                 stats.leaks()
             )?;
         }
-        for (i, count) in stats.ignored_by() {
+        for (i, count) in stats.ignored_by().filter(|(i, _)| *i < self.known_issues_from) {
             writeln!(out, "  ignored {count}x by pattern {:?}", self.ignore.pattern(i))?;
+        }
+        if self.ignore.len() > self.known_issues_from {
+            // Every entry of the known-issues file, hit or not: one not hit any more may be fixed.
+            let hits: std::collections::BTreeMap<usize, usize> = stats.ignored_by().collect();
+            writeln!(out, "Known issues:")?;
+            for i in self.known_issues_from..self.ignore.len() {
+                let issue = self.ignore.issue(i);
+                let name = issue.issue.clone().unwrap_or_else(|| format!("{:?}", self.ignore.pattern(i)));
+                let note = issue.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+                match hits.get(&i) {
+                    Some(n) => writeln!(out, "  {n:>5}x {name}{note}")?,
+                    None => writeln!(out, "      0x {name}{note}: not hit in this run (fixed?)")?,
+                }
+            }
         }
         if !stats.flaky().is_empty() {
             writeln!(out, "Flaky programs (passed on a retry):")?;

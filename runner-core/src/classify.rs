@@ -44,16 +44,38 @@ impl Status {
     }
 }
 
-/// Known-issue patterns: a failure whose stdout or stderr matches one is ignored.
+/// Known-issue patterns: a failure whose stdout or stderr matches one is ignored. An entry may say
+/// which issue it belongs to (a known-issues file), or be a bare pattern (`--ignore-pattern`).
 #[derive(Clone, Debug, Default)]
 pub struct IgnorePatterns {
     patterns: Vec<Regex>,
+    issues: Vec<KnownIssue>,
+}
+
+/// What a known-issue entry says of itself, besides its pattern.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownIssue {
+    /// The issue it belongs to: a link or an id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
+    /// A word on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl IgnorePatterns {
     /// Compiles the patterns; the error names the bad one.
     pub fn new(patterns: &[String]) -> Result<Self, regex::Error> {
-        Ok(IgnorePatterns { patterns: patterns.iter().map(|p| Regex::new(p)).collect::<Result<_, _>>()? })
+        let patterns: Vec<Regex> = patterns.iter().map(|p| Regex::new(p)).collect::<Result<_, _>>()?;
+        let issues = vec![KnownIssue::default(); patterns.len()];
+        Ok(IgnorePatterns { patterns, issues })
+    }
+
+    /// Adds a known issue's pattern after the others.
+    pub fn push(&mut self, pattern: &str, issue: KnownIssue) -> Result<(), regex::Error> {
+        self.patterns.push(Regex::new(pattern)?);
+        self.issues.push(issue);
+        Ok(())
     }
 
     /// The index of the first pattern the result's output matches.
@@ -64,6 +86,21 @@ impl IgnorePatterns {
     /// The pattern text at `index`.
     pub fn pattern(&self, index: usize) -> &str {
         self.patterns[index].as_str()
+    }
+
+    /// What the entry at `index` says of itself.
+    pub fn issue(&self, index: usize) -> &KnownIssue {
+        &self.issues[index]
+    }
+
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
     }
 }
 

@@ -1259,3 +1259,54 @@ fn the_summary_s_wall_time_is_the_whole_command_s_with_the_start_up_apart() {
     );
     assert!(summary.contains("programs/s once started"), "throughput both ways:\n{summary}");
 }
+
+/// `--known-issues FILE`: failures that match an entry are ignored, each record says which issue it
+/// hit, and the summary gives every entry's hits, those not hit included (a fixed bug?).
+#[test]
+fn known_issues_from_a_file_are_ignored_counted_and_an_entry_not_hit_is_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    std::fs::write(corpus.join("a.py"), "raise AssertionError('-1 in inductor')\n").unwrap();
+    std::fs::write(corpus.join("b.py"), "raise AssertionError('-1 in inductor')\n").unwrap();
+    std::fs::write(corpus.join("c.py"), "print('fine')\n").unwrap();
+    let known = dir.path().join("known.toml");
+    std::fs::write(
+        &known,
+        "[[issue]]\npattern = 'AssertionError: -1'\nissue = 'https://example.invalid/issues/1'\nnote = 'known assert'\n\n[[issue]]\npattern = 'CUDA error: an illegal memory access'\nissue = '#2'\n",
+    )
+    .unwrap();
+    let jsonl = dir.path().join("r.jsonl");
+    let out = finish(
+        batch()
+            .args(["--workers", "1", "--quiet", "--known-issues"])
+            .arg(&known)
+            .arg("--output")
+            .arg(&jsonl)
+            .arg(&corpus),
+    );
+    assert_eq!(out.status.code(), Some(0), "known failures do not fail the run; {}", describe(&out));
+    let summary = text(&out.stdout);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.trim_start().starts_with("2x https://example.invalid/issues/1 (known assert)")),
+        "the entry's hits:\n{summary}"
+    );
+    assert!(
+        summary.lines().any(|l| l.contains("0x #2") && l.contains("not hit")),
+        "the entry not hit:\n{summary}"
+    );
+    let recs = records(&jsonl);
+    let a = recs.iter().find(|r| program_of(r).ends_with("a.py")).unwrap();
+    assert_eq!(a["status"], "ignored", "{a}");
+    assert_eq!(a["known_issue"]["issue"], "https://example.invalid/issues/1", "{a}");
+    assert_eq!(a["known_issue"]["pattern"], "AssertionError: -1", "{a}");
+
+    // A file that is not one is a usage error naming the flag, in one line.
+    std::fs::write(&known, "[[issue]]\npattern = '('\n").unwrap();
+    let out = finish(batch().args(["--quiet", "--known-issues"]).arg(&known).arg(&corpus));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = text(&out.stderr);
+    assert!(err.contains("--known-issues") && err.trim().lines().count() == 1, "{err}");
+}
