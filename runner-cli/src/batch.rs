@@ -18,7 +18,7 @@ use crate::cli::BatchCmd;
 use crate::error::CliError;
 use crate::exit_code;
 use crate::programs::{Marks, ProgramList};
-use crate::reporter::{JsonlFile, JunitOutput, Outputs, Reporter};
+use crate::reporter::{JsonlFile, JunitOutput, Outputs, Pages, Reporter};
 use crate::settings::{self, SettingsError};
 
 /// The most `--retries`: more says something is wrong with the program, not with chance.
@@ -90,6 +90,23 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         None => None,
     };
 
+    for page in [&cmd.html, &cmd.markdown].into_iter().flatten() {
+        check_writable(page)?;
+    }
+    let title = {
+        let mut inputs: Vec<String> =
+            cmd.inputs.iter().take(3).map(|p| crate::text::shell_quote_path(p)).collect();
+        if cmd.inputs.len() > 3 {
+            inputs.push("...".into());
+        }
+        if !cmd.from_list.is_empty() {
+            inputs.push("--from-list ...".into());
+        }
+        format!("runner batch {}", inputs.join(" "))
+    };
+    let pages =
+        Pages { html: cmd.html.clone(), markdown: cmd.markdown.clone(), title, command: command_line() };
+
     let skipped = done.count();
     let jobs =
         Jobs { programs: &programs, done: &done, next: 0, left: programs.len() - skipped, config: &config };
@@ -127,7 +144,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         engines.mode(),
         ignore,
         known_issues_from,
-        Outputs { results, junit, quiet: cmd.quiet, command_started },
+        Outputs { results, junit, quiet: cmd.quiet, command_started, pages },
         reproduce,
     );
     std::thread::scope(|scope| {
@@ -305,6 +322,30 @@ fn open_junit(path: &Path, results: Option<&JsonlFile>) -> Result<JunitOutput, S
         path: path.to_path_buf(),
         spool: Some(JsonlFile::new(Arc::new(Mutex::new(spool)), what, 0)),
     })
+}
+
+/// Fails now, before anything runs, when a report page could not be written at the end: its
+/// directory is missing or not writable, or it names a directory.
+fn check_writable(path: &Path) -> Result<(), SettingsError> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    let unwritable = |source| SettingsError::Unwritable { path: path.to_path_buf(), source };
+    if path.is_dir() {
+        return Err(unwritable(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::tempfile_in(dir).map(drop).map_err(unwritable)
+}
+
+/// The command line as typed, for the report's title (`runner batch examples --preload torch`).
+fn command_line() -> String {
+    let words: Vec<String> =
+        std::env::args_os().skip(1).map(|a| crate::text::shell_quote(&a.to_string_lossy())).collect();
+    format!("runner {}", words.join(" "))
 }
 
 /// How long the workers may take to come back after their programs were killed before runner ends

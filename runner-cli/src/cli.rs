@@ -34,6 +34,9 @@ pub enum Command {
     Batch(BatchCmd),
     /// Measure a corpus in several modes side by side: start-up, overhead, throughput, memory.
     Bench(BenchCmd),
+    /// Report on a batch's results (its JSONL, merged shards too): Markdown, a self-contained HTML
+    /// page, or the issue body of one failure bucket.
+    Report(ReportCmd),
 }
 
 /// The flags every command that runs programs shares.
@@ -146,11 +149,43 @@ pub struct BatchCmd {
     /// After the first Ctrl-C, give running programs this many seconds before killing them.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub interrupt_grace: f64,
+    /// Write the campaign's report as one self-contained HTML page to FILE at the end.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the campaign's report as Markdown to FILE at the end (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
     /// No progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
     #[command(flatten)]
     pub flags: RunFlags,
+}
+
+/// `runner report`.
+#[derive(Debug, Args)]
+pub struct ReportCmd {
+    /// Results files (`runner batch -o`, `runner merge -o`), or directories of them (their
+    /// `*.jsonl`). A program recorded more than once counts by its latest record.
+    #[arg(value_name = "RESULTS", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write the report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the report as Markdown to FILE (`-` for stdout; the default without --html).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Print the issue body of failure bucket N (its number in the report, from 1, or its id):
+    /// the reproducer's source, the command, the output.
+    #[arg(long, value_name = "N|ID", conflicts_with_all = ["html", "markdown"])]
+    pub bucket: Option<String>,
+    /// With --bucket: print only the bucket's title, ready to be the issue's.
+    #[arg(long, requires = "bucket")]
+    pub title: bool,
+    /// Judge failures against this known-issues file (as `runner batch --known-issues`): those
+    /// that match are ignored, and every entry is listed with its hits.
+    #[arg(long, value_name = "FILE")]
+    pub known_issues: Option<PathBuf>,
 }
 
 /// `runner bench`.

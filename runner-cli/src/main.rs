@@ -5,15 +5,20 @@
 
 mod batch;
 mod bench;
+mod campaign;
 mod chart;
 mod cli;
 mod error;
 mod exit_code;
+mod html;
 mod inputs;
 mod junit;
 mod known_issues;
+mod markdown;
+mod output_file;
 mod programs;
 mod report;
+mod report_command;
 mod reporter;
 mod settings;
 mod stats;
@@ -61,5 +66,6 @@ fn execute(command: Command) -> Result<i32, CliError> {
         }
         Command::Batch(cmd) => batch::execute(cmd),
         Command::Bench(cmd) => bench::execute(cmd),
+        Command::Report(cmd) => report_command::execute(cmd),
     }
 }

@@ -7,11 +7,12 @@
 //! (counts, rate, throughput, slowest programs and failure buckets with their reproduce commands).
 //! Nothing here keeps a record once it is written.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -21,6 +22,7 @@ use runner_core::{EngineFailure, Mode, RunResult};
 
 use runner_embed::dispatcher::{CancelReason, Event};
 
+use crate::campaign::{Campaign, CommandTime};
 use crate::junit;
 use crate::stats::Stats;
 use crate::text::shell_quote_path;
@@ -39,19 +41,17 @@ struct Record<'a> {
     index: usize,
     worker: usize,
     status: Status,
+    /// When the program started, in seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
-    /// For an ignored failure: the known issue (or `--ignore-pattern`) it matched.
+    /// For an ignored failure: the pattern that matched (`--ignore-pattern` or `--known-issues`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    known_issue: Option<KnownIssueHit>,
-}
-
-/// The entry an ignored failure matched: its pattern, and the issue and note of a known-issues entry.
-#[derive(Serialize)]
-struct KnownIssueHit {
-    pattern: String,
-    #[serde(flatten)]
-    issue: runner_core::classify::KnownIssue,
+    ignored_by: Option<String>,
+    /// For a failure a `--known-issues` entry matched: the entry's issue and note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    known_issue: Option<runner_core::classify::KnownIssue>,
 }
 
 /// One JSONL line for a program the engine could not run: no returncode, no output, only what
@@ -66,6 +66,8 @@ struct EngineFailedRecord<'a> {
     index: usize,
     worker: usize,
     status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<f64>,
     engine_failure: &'a EngineFailure,
 }
 
@@ -237,6 +239,25 @@ pub struct Reporter {
     /// When the engines were up and the first program could start.
     started: Instant,
     reproduce: String,
+    /// When each running program started (by its index), in seconds since the Unix epoch.
+    running: HashMap<usize, f64>,
+    /// The campaign's report, fed with each record as it is written, for `--html` and `--markdown`.
+    campaign: Option<Campaign>,
+    /// Where the HTML and Markdown reports go, and the page's title.
+    pages: Pages,
+}
+
+/// The report pages a batch writes at the end (`--html`, `--markdown`).
+#[derive(Default)]
+pub struct Pages {
+    /// The HTML page.
+    pub html: Option<PathBuf>,
+    /// The Markdown report (`-`: stdout, after the summary).
+    pub markdown: Option<PathBuf>,
+    /// Their title (`runner batch examples`).
+    pub title: String,
+    /// The command line as typed.
+    pub command: String,
 }
 
 /// Where a reporter writes, besides its summary on stdout.
@@ -250,6 +271,8 @@ pub struct Outputs {
     /// When the command started: the summary's wall time is the whole command's, with the engine
     /// start-up (the time until the reporter is made) shown apart.
     pub command_started: Instant,
+    /// The report pages.
+    pub pages: Pages,
 }
 
 impl Reporter {
@@ -260,9 +283,15 @@ impl Reporter {
         mode: Mode,
         ignore: IgnorePatterns,
         known_issues_from: usize,
-        Outputs { results, junit, quiet, command_started }: Outputs,
+        Outputs { results, junit, quiet, command_started, pages }: Outputs,
         reproduce: String,
     ) -> Self {
+        let campaign = (pages.html.is_some() || pages.markdown.is_some()).then(|| {
+            Campaign::new(
+                (known_issues_from..ignore.len())
+                    .map(|i| (ignore.pattern(i).to_string(), ignore.issue(i).clone())),
+            )
+        });
         Reporter {
             stats: Stats::new(total, skipped),
             mode,
@@ -274,13 +303,21 @@ impl Reporter {
             command_started,
             started: Instant::now(),
             reproduce,
+            running: HashMap::new(),
+            campaign,
+            pages,
         }
     }
 
     /// Takes one event.
     pub fn handle(&mut self, event: Event) {
         match event {
-            Event::RunStarted { .. } | Event::ProgramStarted { .. } | Event::RunFinished { .. } => return,
+            Event::ProgramStarted { index, .. } => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+                self.running.insert(index, now);
+                return;
+            }
+            Event::RunStarted { .. } | Event::RunFinished { .. } => return,
             Event::RunCancelled { reason: CancelReason::Interrupt, grace } => {
                 // Said even with --quiet: the user pressed Ctrl-C and must know what happens now.
                 eprintln!(
@@ -294,8 +331,12 @@ impl Reporter {
                 eprintln!("\nrunner: killing running programs");
                 return;
             }
-            Event::ProgramCancelled { program, .. } => self.stats.add_cancelled(&program),
+            Event::ProgramCancelled { index, program, .. } => {
+                self.running.remove(&index);
+                self.stats.add_cancelled(&program);
+            }
             Event::EngineFailed { index, worker, program, failure, duration } => {
+                let started_at = self.running.remove(&index);
                 self.write(&EngineFailedRecord {
                     success: false,
                     program: &program,
@@ -304,24 +345,26 @@ impl Reporter {
                     index,
                     worker,
                     status: ENGINE_FAILED,
+                    started_at,
                     engine_failure: &failure,
                 });
                 self.stats.add_engine_failure(&program, index, worker, duration, &failure);
             }
             Event::ProgramFinished { index, worker, result } => {
+                let started_at = self.running.remove(&index);
                 let status = classify(&result, &self.ignore);
                 let sig = status.is_failure().then(|| signature(&result));
                 let ignored_by = (status == Status::Ignored).then(|| self.ignore.matching(&result)).flatten();
-                let known_issue = ignored_by.map(|i| KnownIssueHit {
-                    pattern: self.ignore.pattern(i).to_string(),
-                    issue: self.ignore.issue(i).clone(),
-                });
+                let known_issue =
+                    ignored_by.filter(|i| *i >= self.known_issues_from).map(|i| self.ignore.issue(i).clone());
                 self.write(&Record {
                     result: &result,
                     index,
                     worker,
                     status,
+                    started_at,
                     signature: sig.clone(),
+                    ignored_by: ignored_by.map(|i| self.ignore.pattern(i).to_string()),
                     known_issue,
                 });
                 self.stats.add_result(&result, status, ignored_by, sig.as_deref());
@@ -333,7 +376,7 @@ impl Reporter {
     /// Writes one record to the results file and the JUnit spool.
     fn write(&mut self, record: &impl Serialize) {
         let spool = self.junit.as_mut().and_then(|j| j.spool.as_mut());
-        if self.results.is_none() && spool.is_none() {
+        if self.results.is_none() && spool.is_none() && self.campaign.is_none() {
             return;
         }
         let mut line = match serde_json::to_vec(record) {
@@ -344,6 +387,9 @@ impl Reporter {
             }
         };
         line.push(b'\n');
+        if let Some(campaign) = self.campaign.as_mut() {
+            campaign.add_line(&line);
+        }
         for sink in [self.results.as_mut(), spool].into_iter().flatten() {
             if let Some(told) = sink.write_line(&line) {
                 self.progress.say(&format!("runner: error: {told}"));
@@ -391,6 +437,37 @@ impl Reporter {
         if let Some(error) = self.results.as_ref().and_then(JsonlFile::error) {
             self.stats.add_error(error);
         }
+        let wall = self.command_started.elapsed().as_secs_f64();
+        let startup = self.started.duration_since(self.command_started).as_secs_f64();
+        let mut markdown_to_stdout = None;
+        if let Some(mut campaign) = self.campaign.take() {
+            campaign.command = Some(CommandTime { wall, startup });
+            let title = self.pages.title.as_str();
+            let mut pages: Vec<(&Path, String)> = Vec::new();
+            if let Some(path) = &self.pages.html {
+                pages.push((
+                    path,
+                    crate::html::render(
+                        &campaign,
+                        &crate::html::Source { title, command: Some(&self.pages.command), remake: None },
+                    ),
+                ));
+            }
+            if let Some(path) = &self.pages.markdown {
+                let text = crate::markdown::report(&campaign, title);
+                if path == Path::new("-") {
+                    markdown_to_stdout = Some(text);
+                } else {
+                    pages.push((path, text));
+                }
+            }
+            for (path, text) in pages {
+                if let Err(e) = crate::output_file::write_whole(path, text.as_bytes()) {
+                    eprintln!("runner: error: {e}");
+                    self.stats.add_error(e.to_string());
+                }
+            }
+        }
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -400,10 +477,14 @@ impl Reporter {
             ignore: &self.ignore,
             known_issues_from: self.known_issues_from,
             reproduce: &self.reproduce,
-            wall: self.command_started.elapsed().as_secs_f64(),
-            startup: self.started.duration_since(self.command_started).as_secs_f64(),
+            wall,
+            startup,
         };
         summary.write(&mut out, color, interrupted, fail_fast)?;
+        if let Some(text) = markdown_to_stdout {
+            writeln!(out)?;
+            out.write_all(text.as_bytes())?;
+        }
         out.flush()
     }
 }

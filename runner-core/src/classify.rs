@@ -80,7 +80,12 @@ impl IgnorePatterns {
 
     /// The index of the first pattern the result's output matches.
     pub fn matching(&self, result: &RunResult) -> Option<usize> {
-        self.patterns.iter().position(|re| re.is_match(&result.stderr) || re.is_match(&result.stdout))
+        self.matching_output(&result.stdout, &result.stderr)
+    }
+
+    /// The index of the first pattern that `stdout` or `stderr` matches.
+    pub fn matching_output(&self, stdout: &str, stderr: &str) -> Option<usize> {
+        self.patterns.iter().position(|re| re.is_match(stderr) || re.is_match(stdout))
     }
 
     /// The pattern text at `index`.

@@ -45,7 +45,7 @@ const TIMEOUT: &str = "3";
 const MAX_OUTPUT: usize = 1000;
 
 /// The keys a batch record has on top of [`runner_tests::RESULT_KEYS`].
-const RECORD_KEYS: &[&str] = &["index", "worker", "status"];
+const RECORD_KEYS: &[&str] = &["index", "worker", "status", "started_at"];
 
 /// The verdicts that make a batch fail.
 const FAILURES: &[&str] = &["failed", "crashed", "timed_out"];
@@ -201,6 +201,11 @@ fn assert_record_shape(r: &Value, mode: &str, workers: usize) {
             r["signature"]
         );
     }
+    assert_eq!(
+        keys.remove("ignored_by"),
+        status == "ignored",
+        "{ctx}: the pattern exactly for an ignored failure"
+    );
     // Warm mode reruns a failure in a fresh executor unless it already ran in one; the corpus is
     // deterministic, so a failure checked that way must have been confirmed.
     if keys.remove("confirmed") {
@@ -213,6 +218,12 @@ fn assert_record_shape(r: &Value, mode: &str, workers: usize) {
     let want: BTreeSet<&str> = runner_tests::RESULT_KEYS.iter().chain(RECORD_KEYS).copied().collect();
     assert_eq!(keys, want, "{ctx}: record keys");
     assert_eq!(r["mode"], mode, "{ctx}: mode");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let started_at = r["started_at"].as_f64().unwrap_or(0.0);
+    assert!(
+        started_at > now - 3600.0 && started_at <= now,
+        "{ctx}: started_at {started_at} is a recent time"
+    );
     assert!(r["stdout"].is_string() && r["stderr"].is_string(), "{ctx}: streams are strings");
     assert!(r["duration"].as_f64().is_some_and(|d| d >= 0.0), "{ctx}: duration {}", r["duration"]);
     assert!(r["worker"].as_u64().is_some_and(|w| (w as usize) < workers), "{ctx}: worker {}", r["worker"]);
@@ -1301,7 +1312,7 @@ fn known_issues_from_a_file_are_ignored_counted_and_an_entry_not_hit_is_listed()
     let a = recs.iter().find(|r| program_of(r).ends_with("a.py")).unwrap();
     assert_eq!(a["status"], "ignored", "{a}");
     assert_eq!(a["known_issue"]["issue"], "https://example.invalid/issues/1", "{a}");
-    assert_eq!(a["known_issue"]["pattern"], "AssertionError: -1", "{a}");
+    assert_eq!(a["ignored_by"], "AssertionError: -1", "{a}");
 
     // A file that is not one is a usage error naming the flag, in one line.
     std::fs::write(&known, "[[issue]]\npattern = '('\n").unwrap();
