@@ -69,6 +69,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_bundled_known_issue_files_are_valid() {
+        for (name, text) in [
+            ("examples/known_issues.toml", include_str!("../../examples/known_issues.toml")),
+            (
+                "contrib/torchfuzz/known_issues.toml",
+                include_str!("../../contrib/torchfuzz/known_issues.toml"),
+            ),
+        ] {
+            let mut p = IgnorePatterns::default();
+            add(text, &mut p).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!p.is_empty(), "{name} has entries");
+            assert!((0..p.len()).all(|i| p.issue(i).note.is_some()), "{name}: every entry says what it is");
+        }
+    }
+
+    #[test]
     fn entries_follow_the_command_line_patterns_with_what_they_say_of_themselves() {
         let mut p = IgnorePatterns::new(&["one-off".to_string()]).unwrap();
         let text = "[[issue]]\npattern = 'InductorError: AssertionError: -1'\nissue = \"#123\"\nnote = \"known\"\n\n[[issue]]\npattern = 'CUDA error: an illegal memory access'\n";
