@@ -76,6 +76,9 @@ pub fn execute(cmd: ServeCmd) -> Result<i32, CliError> {
         }
         None => vec![None; workers],
     };
+    // A live server is refused before anything starts (its -o file is not touched); a stale socket
+    // is removed.
+    claim(&cmd.socket)?;
     let results = match &cmd.output {
         Some(path) => {
             let file = File::create(path)
@@ -85,8 +88,6 @@ pub fn execute(cmd: ServeCmd) -> Result<i32, CliError> {
         }
         None => None,
     };
-    // A live server is refused before anything starts; a stale socket is removed.
-    claim(&cmd.socket)?;
 
     let engines = Engines::prepare(config.clone())?;
     if let Some(warning) = engines.fallback_warning() {

@@ -394,11 +394,15 @@ fn a_missing_or_dead_server_is_one_line_and_exit_2_and_a_stale_socket_is_replace
     let socket = server.socket.clone();
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the socket is the user's alone");
-    // A live server's socket is refused, and that server goes on serving.
-    let out = finish(runner().args(["serve", "--socket"]).arg(&socket));
+    // A live server's socket is refused (before the refused server touches its -o file), and that
+    // server goes on serving.
+    let records = server.dir.path().join("records.jsonl");
+    std::fs::write(&records, "kept\n").unwrap();
+    let out = finish(runner().args(["serve", "--socket"]).arg(&socket).arg("-o").arg(&records));
     assert_eq!(out.status.code(), Some(2), "a second server on a live socket: {}", describe(&out));
     let err = text(&out.stderr);
     assert!(err.lines().count() == 1 && err.contains("already listening"), "{err:?}");
+    assert_eq!(std::fs::read_to_string(&records).unwrap(), "kept\n", "the refused server's -o file");
     let pass = fixture("pass.py");
     let out = finish(server.client(&["validate", "--json"]).arg(&pass));
     assert_python_s(&json(&out), &pass, &[], "warm");
