@@ -86,6 +86,11 @@ class _Connection:
         except OSError as e:
             self.close()
             raise ServerError("closed", "the runner server at %s went away (%s)" % (self.path, e)) from None
+        except BaseException:
+            # Interrupted (Ctrl-C) between the request and its answer: the answer would come to the
+            # next request on this connection, so the connection goes (the program runs on).
+            self.close()
+            raise
         if not answer.endswith(b"\n"):
             self.close()
             raise ServerError(
