@@ -37,6 +37,9 @@ pub enum Command {
     /// Report on a batch's results (its JSONL, merged shards too): Markdown, a self-contained HTML
     /// page, or the issue body of one failure bucket.
     Report(ReportCmd),
+    /// Keep warm workers running and run the programs clients send on a Unix socket (`run
+    /// --server`, `validate --server`, the runner_client Python package).
+    Serve(ServeCmd),
 }
 
 /// The flags every command that runs programs shares.
@@ -83,9 +86,17 @@ pub struct RunCmd {
     /// Arguments passed to the program (after `--`).
     #[arg(last = true)]
     pub args: Vec<String>,
+    /// Have the `runner serve` listening on SOCKET run the program (its engine flags apply).
+    #[arg(long, value_name = "SOCKET", conflicts_with_all = SERVER_ENGINE_FLAGS)]
+    pub server: Option<PathBuf>,
     #[command(flatten)]
     pub flags: RunFlags,
 }
+
+/// The engine flags that are the server's business: given with `--server`, a usage error. (`--python`
+/// is not among them: it may come from RUNNER_PYTHON, and is then ignored.)
+const SERVER_ENGINE_FLAGS: [&str; 6] =
+    ["mode", "preload", "no_bytecode_cache", "max_programs_per_executor", "startup_timeout", "max_output"];
 
 /// `runner validate`.
 #[derive(Debug, Args)]
@@ -98,6 +109,9 @@ pub struct ValidateCmd {
     /// Print one JSON object with the result and exit 0 whatever the program did.
     #[arg(long)]
     pub json: bool,
+    /// Have the `runner serve` listening on SOCKET run the program (its engine flags apply).
+    #[arg(long, value_name = "SOCKET", conflicts_with_all = SERVER_ENGINE_FLAGS)]
+    pub server: Option<PathBuf>,
     #[command(flatten)]
     pub flags: RunFlags,
 }
@@ -224,6 +238,41 @@ pub struct BenchCmd {
     pub flags: RunFlags,
 }
 
+/// `runner serve`.
+#[derive(Debug, Args)]
+pub struct ServeCmd {
+    /// Listen on this Unix socket (created with mode 0600; a stale one is replaced, a live one
+    /// refused; removed at exit).
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+    /// Parallel workers [default: the number of CPUs].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub workers: Option<usize>,
+    /// Pin the workers to these devices round-robin (comma-separated CUDA_VISIBLE_DEVICES values)
+    /// instead of choosing a device for each request by the device policy.
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
+    /// Leave GPU 0 to the parent for every request when several GPUs are counted (as
+    /// run_and_validate does), not only for validate requests.
+    #[arg(long)]
+    pub skip_primary_device: bool,
+    /// Write one JSON object per program served to FILE as each finishes.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// After the first Ctrl-C or SIGTERM, give running programs this many seconds before killing
+    /// them.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub interrupt_grace: f64,
+    /// Say one line per program served on stderr (as RUNNER_DEBUG does).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Say nothing on stderr when interrupted (for a server its starter stops).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
 /// Parses the process's arguments. `Err` carries the exit code after clap has printed help, the
 /// version, or a one-line usage error.
 pub fn parse() -> Result<Cli, i32> {
@@ -284,6 +333,21 @@ mod tests {
         ] {
             assert_eq!(parse_from(args(bad)).err(), Some(exit_code::USAGE), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn engine_flags_are_the_server_s_with_server() {
+        for bad in [
+            &["run", "p.py", "--server", "s", "--mode", "fork"][..],
+            &["validate", "p.py", "--server", "s", "--preload", "torch"],
+            &["run", "--server", "s", "--max-output", "10", "p.py"],
+        ] {
+            assert_eq!(parse_from(args(bad)).err(), Some(exit_code::USAGE), "{bad:?}");
+        }
+        let cli =
+            parse_from(args(&["run", "p.py", "--server", "s", "--timeout", "3", "--seed", "1"])).unwrap();
+        let Command::Run(r) = cli.command else { panic!("not run") };
+        assert_eq!(r.server.as_deref(), Some(std::path::Path::new("s")));
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub enum CliError {
     /// no result of its own.
     #[error("the engine failed while running the program: {0}")]
     EngineFailed(runner_embed::EngineError),
+    /// A program run through `runner serve` (`--server`) got no result: no server, or it failed.
+    #[error(transparent)]
+    Server(#[from] crate::serve_client::ClientError),
     /// Writing the report failed.
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
@@ -32,7 +35,8 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) | CliError::Setup(_) => exit_code::USAGE,
-            CliError::EngineFailed(_) | CliError::Io(_) => exit_code::INCOMPLETE,
+            CliError::Server(e) if e.is_setup() => exit_code::USAGE,
+            CliError::EngineFailed(_) | CliError::Server(_) | CliError::Io(_) => exit_code::INCOMPLETE,
         }
     }
 }

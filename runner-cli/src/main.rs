@@ -1,7 +1,9 @@
 //! `runner`: parse the command line, dispatch to the subcommand, print any error on one line, exit
 //! with its code. The modules layer without a circle: `cli` (clap types) and `settings` (flags to a
-//! validated configuration) below the commands (`report` for run/validate, `batch`, `bench`), which
-//! share `reporter`, `text`, `chart` and `error`.
+//! validated configuration) below the commands (`report` for run/validate, `batch`, `bench`,
+//! `serve`), which share `reporter`, `text`, `chart` and `error`; `serve_protocol` is the server's
+//! wire format, which `serve` and the client side of `run`/`validate --server` (`serve_client`)
+//! both speak.
 
 mod batch;
 mod bench;
@@ -20,6 +22,9 @@ mod programs;
 mod report;
 mod report_command;
 mod reporter;
+mod serve;
+mod serve_client;
+mod serve_protocol;
 mod settings;
 mod stats;
 mod text;
@@ -56,16 +61,29 @@ fn main() {
 /// Runs the chosen command; returns the process exit code.
 fn execute(command: Command) -> Result<i32, CliError> {
     match command {
-        Command::Run(cmd) => {
-            let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, Purpose::Run)?;
-            report::run(plan)
-        }
-        Command::Validate(cmd) => {
-            let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, Purpose::Validate)?;
-            report::validate(plan, cmd.json)
-        }
+        Command::Run(cmd) => match &cmd.server {
+            Some(socket) => {
+                let plan = settings::remote(&cmd.program, cmd.args, &cmd.flags, Purpose::Run, socket)?;
+                report::run_remote(plan)
+            }
+            None => {
+                let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, Purpose::Run)?;
+                report::run(plan)
+            }
+        },
+        Command::Validate(cmd) => match &cmd.server {
+            Some(socket) => {
+                let plan = settings::remote(&cmd.program, cmd.args, &cmd.flags, Purpose::Validate, socket)?;
+                report::validate_remote(plan, cmd.json)
+            }
+            None => {
+                let plan = settings::single(&cmd.program, cmd.args, &cmd.flags, Purpose::Validate)?;
+                report::validate(plan, cmd.json)
+            }
+        },
         Command::Batch(cmd) => batch::execute(cmd),
         Command::Bench(cmd) => bench::execute(cmd),
         Command::Report(cmd) => report_command::execute(cmd),
+        Command::Serve(cmd) => serve::execute(cmd),
     }
 }

@@ -1,8 +1,10 @@
 //! What `run` and `validate` print. `run` reproduces torchfuzz ProgramRunner.run_program's transcript
 //! byte for byte (each captured string printed with Python's `print`, so each gets one newline after
-//! it); `validate` prints the result object or a short readable report.
+//! it); `validate` prints the result object or a short readable report. With `--server` the program
+//! runs in a `runner serve` server ([`crate::serve_client`]) and the same is printed.
 
 use std::io::Write;
+use std::path::Path;
 
 use runner_core::text::decode_output;
 use runner_core::{device, RunResult};
@@ -10,7 +12,9 @@ use runner_embed::Engines;
 
 use crate::error::CliError;
 use crate::exit_code;
-use crate::settings::Plan;
+use crate::serve_client::Client;
+use crate::serve_protocol::Request;
+use crate::settings::{Plan, RemotePlan};
 
 /// Starts the engine the configuration asks for, before anything is printed, so that a set-up error
 /// (no interpreter, a failing preload) is the only output.
@@ -38,16 +42,59 @@ fn execute(mut plan: Plan, engines: &Engines, announce: &mut dyn Write) -> Resul
     })
 }
 
+/// Connects to the server before anything is printed, so that a missing or dead server is the only
+/// output; then has it run the program, and announces the device it chose as the seed does.
+fn connect(plan: &RemotePlan) -> Result<Client, CliError> {
+    Ok(Client::connect(&plan.socket)?)
+}
+
+/// Has the server run the program; the device line comes once the server has said which device it
+/// gave the program.
+fn execute_remote(
+    plan: RemotePlan,
+    client: &mut Client,
+    announce: &mut dyn Write,
+) -> Result<RunResult, CliError> {
+    let mut request = Request::new(plan.spec.path);
+    request.args = plan.spec.args;
+    request.purpose = plan.purpose.into();
+    request.cuda_visible_devices = std::env::var(device::CUDA_VISIBLE_DEVICES).ok();
+    request.timeout = plan.spec.timeout.map(|t| t.as_secs_f64());
+    request.seed = plan.seed;
+    let result = client.run(&request)?;
+    if let Some(dev) = &result.device {
+        writeln!(announce, "Selected {}={dev}", device::CUDA_VISIBLE_DEVICES)?;
+        announce.flush()?;
+    }
+    Ok(result)
+}
+
 /// `runner run`: the run_program transcript; exit 1 when the program failed.
 pub fn run(plan: Plan) -> Result<i32, CliError> {
     let engines = start(&plan)?;
+    let program = plan.spec.path.clone();
+    print_run(&program, |announce| execute(plan, &engines, announce))
+}
+
+/// `runner run --server`: the same transcript, the program run by the server.
+pub fn run_remote(plan: RemotePlan) -> Result<i32, CliError> {
+    let mut client = connect(&plan)?;
+    let program = plan.spec.path.clone();
+    print_run(&program, |announce| execute_remote(plan, &mut client, announce))
+}
+
+/// Prints the run_program transcript around `execute`, which runs the program (and announces the
+/// device on the stream it is given).
+fn print_run(
+    program: &Path,
+    execute: impl FnOnce(&mut dyn Write) -> Result<RunResult, CliError>,
+) -> Result<i32, CliError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    writeln!(out, "Running: {}", plan.spec.path.display())?;
+    writeln!(out, "Running: {}", program.display())?;
     out.flush()?;
-    let program = plan.spec.path.clone();
-    let result = execute(plan, &engines, &mut out)?;
-    write!(out, "{}", transcript(&result, || std::fs::read(&program).map(|b| decode_output(&b))))?;
+    let result = execute(&mut out)?;
+    write!(out, "{}", transcript(&result, || std::fs::read(program).map(|b| decode_output(&b))))?;
     out.flush()?;
     Ok(if result.success { exit_code::PASSED } else { exit_code::FAILED })
 }
@@ -74,17 +121,31 @@ fn transcript(result: &RunResult, source: impl FnOnce() -> std::io::Result<Strin
 /// when the program failed).
 pub fn validate(plan: Plan, json: bool) -> Result<i32, CliError> {
     let engines = start(&plan)?;
+    print_validate(json, |announce| execute(plan, &engines, announce))
+}
+
+/// `runner validate --server`: the same, the program run by the server.
+pub fn validate_remote(plan: RemotePlan, json: bool) -> Result<i32, CliError> {
+    let mut client = connect(&plan)?;
+    print_validate(json, |announce| execute_remote(plan, &mut client, announce))
+}
+
+/// Prints what `validate` prints of the result of `execute`.
+fn print_validate(
+    json: bool,
+    execute: impl FnOnce(&mut dyn Write) -> Result<RunResult, CliError>,
+) -> Result<i32, CliError> {
     let stdout = std::io::stdout();
     if json {
         // stdout carries exactly one JSON object, so the device line goes to stderr.
-        let result = execute(plan, &engines, &mut std::io::stderr())?;
+        let result = execute(&mut std::io::stderr())?;
         let mut out = stdout.lock();
         serde_json::to_writer(&mut out, &result).map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(exit_code::PASSED);
     }
     let mut out = stdout.lock();
-    let result = execute(plan, &engines, &mut out)?;
+    let result = execute(&mut out)?;
     let verdict = if result.success { "PASS" } else { "FAIL" };
     writeln!(
         out,

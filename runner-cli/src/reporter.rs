@@ -107,7 +107,7 @@ impl JsonlFile {
     }
 
     /// Appends one whole line; on the first failure returns what to tell the user now.
-    fn write_line(&mut self, line: &[u8]) -> Option<String> {
+    pub fn write_line(&mut self, line: &[u8]) -> Option<String> {
         if self.failed.is_some() {
             self.lost += 1;
             return None;

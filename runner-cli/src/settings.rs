@@ -52,6 +52,33 @@ pub fn single(
     Ok(Plan { config, spec, devices: DevicePolicy::from_env(purpose, flags.seed) })
 }
 
+/// One program for a `runner serve` server to run (`run --server`, `validate --server`): the engine
+/// is the server's, so only the program, its arguments, its timeout and the device seed go there.
+pub struct RemotePlan {
+    /// The server's socket.
+    pub socket: PathBuf,
+    /// The program (its path checked and made absolute here, as without `--server`).
+    pub spec: ProgramSpec,
+    /// Which of ProgramRunner's entry points the device choice follows.
+    pub purpose: Purpose,
+    /// `--seed`: the server's device choice for this program is reproducible.
+    pub seed: Option<u64>,
+}
+
+/// Validates the flags and the program for `run --server` / `validate --server`.
+pub fn remote(
+    program: &Path,
+    args: Vec<String>,
+    flags: &RunFlags,
+    purpose: Purpose,
+    socket: &Path,
+) -> Result<RemotePlan, SettingsError> {
+    let mut spec = ProgramSpec::new(check_program(program)?);
+    spec.args = args;
+    spec.timeout = flags.timeout.map(|secs| positive_seconds(secs, "--timeout")).transpose()?;
+    Ok(RemotePlan { socket: socket.to_path_buf(), spec, purpose, seed: flags.seed })
+}
+
 /// Builds the validated configuration shared by every command that runs programs.
 pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
     let mut config = RunConfig::new(flags.mode, find_python(flags.python.as_deref())?);

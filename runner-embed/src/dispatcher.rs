@@ -1,7 +1,9 @@
 //! Running many programs on parallel workers, and everything that decides when to stop. One
 //! supervisor thread per worker drives that worker's engine (and so its executor); the programs wait
 //! in a crossbeam channel; what happens is sent as typed [`Event`]s, which the front end's sinks
-//! consume (progress, JSONL, JUnit, summary). This module decides nothing about output.
+//! consume (progress, JSONL, JUnit, summary). This module decides nothing about output. [`run`]
+//! takes a batch's jobs from an iterator of known size; [`run_stream`] takes a server's requests
+//! (`runner serve`) from a channel as they come.
 //!
 //! The dispatcher owns cancellation: `--fail-fast` (decided here alone, in the worker that sees the
 //! failure, so no worker takes another program once it holds), and interrupts ([`Cancel`]: the first
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use runner_core::device::CUDA_VISIBLE_DEVICES;
 use runner_core::{EngineFailure, Mode, ProgramSpec, RunResult};
@@ -240,62 +242,8 @@ pub fn run(
                 }
             }
         });
-        for (worker, device) in devices.iter().enumerate() {
-            let rx = rx.clone();
-            let events = events.clone();
-            let mut engine = engines.engine();
-            let cancel = cancel.clone();
-            std::thread::Builder::new()
-                .name(format!("worker-{worker}"))
-                .spawn_scoped(scope, move || {
-                    while !cancel.is_cancelled() {
-                        let Ok(mut job) = rx.recv() else { break };
-                        if let Some(dev) = device {
-                            job.spec.env.retain(|(k, _)| k != CUDA_VISIBLE_DEVICES);
-                            job.spec.env.push((CUDA_VISIBLE_DEVICES.to_string(), dev.clone()));
-                        }
-                        let _ = events.send(Event::ProgramStarted { index: job.index, worker });
-                        let started = Instant::now();
-                        let ran = run_with_retries(&mut engine, &job.spec, retry, &cancel);
-                        let (index, program) = (job.index, job.spec.path);
-                        // What ends by runner's kill during a cancellation is not the program's result.
-                        let killed_by_us = cancel.killed()
-                            && match &ran {
-                                Ok(r) => r.returncode == -libc::SIGKILL && !r.timed_out,
-                                Err(_) => true,
-                            };
-                        let event = if killed_by_us {
-                            Event::ProgramCancelled { index, worker, program }
-                        } else {
-                            match ran {
-                                Ok(result) => {
-                                    if stop_when.is_some_and(|f| f(&result)) {
-                                        fail_fast(&cancel, &events);
-                                    }
-                                    Event::ProgramFinished { index, worker, result: Box::new(result) }
-                                }
-                                Err(e) => {
-                                    if stop_when.is_some() {
-                                        fail_fast(&cancel, &events);
-                                    }
-                                    let duration = started.elapsed().as_secs_f64();
-                                    Event::EngineFailed {
-                                        index,
-                                        worker,
-                                        program,
-                                        failure: e.failure(),
-                                        duration,
-                                    }
-                                }
-                            }
-                        };
-                        if events.send(event).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .expect("spawn a worker thread");
-        }
+        let shared = Shared { engines, cancel, stop_when, retry, taken_late: TakenLate::Run };
+        spawn_workers(scope, &shared, &rx, devices, &events);
         // Only the workers hold the queue now: when they have all stopped, the feeder's send fails.
         drop(rx);
     });
@@ -319,6 +267,114 @@ fn run_with_retries(
     }
     result.attempts.extend(failed.into_iter().map(|r| runner_core::Attempt::Retry { result: Box::new(r) }));
     Ok(result)
+}
+
+/// Runs jobs as they arrive on `jobs` (a server's requests: there is no list and no size) on
+/// `devices.len()` workers, until the channel is closed and empty or the run is cancelled; the last
+/// event is [`Event::RunFinished`], and no [`Event::RunStarted`] comes first. Nothing is taken
+/// ahead: each worker takes its next job from `jobs` itself when it is free, so a job waits only for
+/// a free worker, and a job no worker took is still the caller's (on cancellation, the caller
+/// answers what is left in the channel). A job a worker takes after the run was cancelled is not
+/// run: it is reported as [`Event::ProgramCancelled`], so that every job taken has one event.
+/// The caller closes the channel (drops every sender) to end the run: a worker waiting for a job
+/// waits until then.
+pub fn run_stream(
+    engines: &Engines,
+    jobs: Receiver<Job>,
+    devices: &[Option<String>],
+    cancel: &Cancel,
+    events: Sender<Event>,
+) {
+    std::thread::scope(|scope| {
+        let shared =
+            Shared { engines, cancel, stop_when: None, retry: None, taken_late: TakenLate::Reported };
+        spawn_workers(scope, &shared, &jobs, devices, &events);
+    });
+    let _ = events.send(Event::RunFinished { cancelled: cancel.reason() });
+}
+
+/// What a worker does with a job it took after the run was cancelled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TakenLate {
+    /// Run it (a batch: the job was queued before the cancellation).
+    Run,
+    /// Do not run it, and say so with [`Event::ProgramCancelled`] (a stream: someone waits for it).
+    Reported,
+}
+
+/// What every worker of a run shares.
+struct Shared<'a> {
+    engines: &'a Engines,
+    cancel: &'a Cancel,
+    stop_when: Option<StopWhen<'a>>,
+    retry: Option<Retry<'a>>,
+    taken_late: TakenLate,
+}
+
+/// Starts one worker thread per device in `scope`, each with its engine, taking jobs from `rx`.
+fn spawn_workers<'scope, 'env: 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    shared: &Shared<'env>,
+    rx: &Receiver<Job>,
+    devices: &'env [Option<String>],
+    events: &Sender<Event>,
+) {
+    for (worker, device) in devices.iter().enumerate() {
+        let rx = rx.clone();
+        let events = events.clone();
+        let mut engine = shared.engines.engine();
+        let cancel = shared.cancel.clone();
+        let (stop_when, retry, taken_late) = (shared.stop_when, shared.retry, shared.taken_late);
+        std::thread::Builder::new()
+            .name(format!("worker-{worker}"))
+            .spawn_scoped(scope, move || {
+                while !cancel.is_cancelled() {
+                    let Ok(mut job) = rx.recv() else { break };
+                    if taken_late == TakenLate::Reported && cancel.is_cancelled() {
+                        let (index, program) = (job.index, job.spec.path);
+                        let _ = events.send(Event::ProgramCancelled { index, worker, program });
+                        break;
+                    }
+                    if let Some(dev) = device {
+                        job.spec.env.retain(|(k, _)| k != CUDA_VISIBLE_DEVICES);
+                        job.spec.env.push((CUDA_VISIBLE_DEVICES.to_string(), dev.clone()));
+                    }
+                    let _ = events.send(Event::ProgramStarted { index: job.index, worker });
+                    let started = Instant::now();
+                    let ran = run_with_retries(&mut engine, &job.spec, retry, &cancel);
+                    let (index, program) = (job.index, job.spec.path);
+                    // What ends by runner's kill during a cancellation is not the program's result.
+                    let killed_by_us = cancel.killed()
+                        && match &ran {
+                            Ok(r) => r.returncode == -libc::SIGKILL && !r.timed_out,
+                            Err(_) => true,
+                        };
+                    let event = if killed_by_us {
+                        Event::ProgramCancelled { index, worker, program }
+                    } else {
+                        match ran {
+                            Ok(result) => {
+                                if stop_when.is_some_and(|f| f(&result)) {
+                                    fail_fast(&cancel, &events);
+                                }
+                                Event::ProgramFinished { index, worker, result: Box::new(result) }
+                            }
+                            Err(e) => {
+                                if stop_when.is_some() {
+                                    fail_fast(&cancel, &events);
+                                }
+                                let duration = started.elapsed().as_secs_f64();
+                                Event::EngineFailed { index, worker, program, failure: e.failure(), duration }
+                            }
+                        }
+                    };
+                    if events.send(event).is_err() {
+                        break;
+                    }
+                }
+            })
+            .expect("spawn a worker thread");
+    }
 }
 
 /// Cancels the run for `--fail-fast`, and says so once.

@@ -813,6 +813,8 @@ pub struct EmbeddedEngine {
     /// The zygote this engine's executors come from.
     zygote: Arc<Zygote>,
     executor: Option<Executor>,
+    /// The `CUDA_VISIBLE_DEVICES` the current executor's programs were given.
+    executor_device: Option<String>,
     /// The next executor, forked while the current program runs.
     spare: Option<PendingFork>,
 }
@@ -821,7 +823,7 @@ impl EmbeddedEngine {
     /// An engine for one thread of a run.
     pub fn new(config: RunConfig, zygotes: Arc<Zygotes>) -> Self {
         let zygote = zygotes.current();
-        EmbeddedEngine { config, zygotes, zygote, executor: None, spare: None }
+        EmbeddedEngine { config, zygotes, zygote, executor: None, executor_device: None, spare: None }
     }
 
     /// Retires the executor in use: the next program runs in a fresh one.
@@ -938,13 +940,21 @@ impl EmbeddedEngine {
     }
 
     fn run_warm(&mut self, spec: &ProgramSpec, limits: Limits) -> Result<RunResult, EngineError> {
+        // CUDA reads CUDA_VISIBLE_DEVICES once, when a program first uses it, and keeps it for the
+        // life of the process: an executor whose programs had one device cannot give another one
+        // to the next program (a server's requests each get a device of their own; a batch's
+        // worker keeps one).
+        let device = spec.device();
         let spent = |e: &Executor| {
-            !e.alive() || self.config.max_programs_per_executor.is_some_and(|max| e.programs() >= max)
+            !e.alive()
+                || self.config.max_programs_per_executor.is_some_and(|max| e.programs() >= max)
+                || (e.programs() > 0 && self.executor_device.as_deref() != device)
         };
         if self.executor.as_ref().is_none_or(spent) {
             self.executor = None;
             self.executor = Some(self.fresh_executor()?);
         }
+        self.executor_device = device.map(String::from);
         let ex = self.executor.as_mut().expect("executor just ensured");
         let outcome = ex.run(spec, limits, false)?;
         let program_time = ex.program_time;

@@ -40,7 +40,8 @@ enum Task {
     Bench {
         /// Only these corpora (empty, pure_python, numpy, torch_eager, torch_compile), or the memory
         /// step: `memory` (a million empty programs; writes its section of BENCHMARKS.md) or
-        /// `memory-quick` (ten thousand; prints its table).
+        /// `memory-quick` (ten thousand; prints its table), or the serve step: `serve` (one program
+        /// at a time through `runner serve` beside `runner batch`; writes its section).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
