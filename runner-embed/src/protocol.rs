@@ -324,7 +324,7 @@ mod tests {
         let (a, b) = pair().unwrap();
         let path = PathBuf::from(std::ffi::OsStr::from_bytes(b"/d/caf\xe9.py"));
         for path in [path, PathBuf::from("/d/café.py")] {
-            let run = RunProgram { path: path.clone(), args: vec![], env: vec![], last: true };
+            let run = RunProgram { token: 1, path: path.clone(), args: vec![], env: vec![], last: true };
             send(a.as_fd(), &run, &[]).unwrap();
             let (got, _) = recv::<RunProgram>(b.as_fd()).unwrap().expect("a message");
             assert_eq!(got.path, path);
