@@ -16,6 +16,9 @@ pub enum CliError {
     /// no result of its own.
     #[error("the engine failed while running the program: {0}")]
     EngineFailed(runner_embed::EngineError),
+    /// `runner merge` could not merge (bad inputs, an unwritable output).
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
     /// Writing the report failed.
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
@@ -33,6 +36,7 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Setup(_) => exit_code::USAGE,
             CliError::EngineFailed(_) | CliError::Io(_) => exit_code::INCOMPLETE,
+            CliError::Merge(e) => e.exit_code(),
         }
     }
 }

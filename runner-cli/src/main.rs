@@ -1,7 +1,7 @@
 //! `runner`: parse the command line, dispatch to the subcommand, print any error on one line, exit
 //! with its code. The modules layer without a circle: `cli` (clap types) and `settings` (flags to a
-//! validated configuration) below the commands (`report` for run/validate, `batch`, `bench`), which
-//! share `reporter`, `text`, `chart` and `error`.
+//! validated configuration) below the commands (`report` for run/validate, `batch` with its `shard`,
+//! `bench`, `merge`), which share `reporter`, `stats`, `junit`, `text`, `chart` and `error`.
 
 mod batch;
 mod bench;
@@ -11,10 +11,12 @@ mod error;
 mod exit_code;
 mod inputs;
 mod junit;
+mod merge;
 mod programs;
 mod report;
 mod reporter;
 mod settings;
+mod shard;
 mod stats;
 mod text;
 
@@ -59,5 +61,6 @@ fn execute(command: Command) -> Result<i32, CliError> {
         }
         Command::Batch(cmd) => batch::execute(cmd),
         Command::Bench(cmd) => bench::execute(cmd),
+        Command::Merge(cmd) => merge::execute(cmd),
     }
 }

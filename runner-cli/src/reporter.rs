@@ -4,7 +4,8 @@
 //! JUnit report (written at the end from the records on disk by [`crate::junit`], from the JSONL
 //! file or, without one, from a private spool of the same records), the progress display (a bar on
 //! a terminal, a plain line every few seconds otherwise, nothing with `--quiet`) and the summary
-//! (counts, rate, throughput, slowest programs and failure buckets with their reproduce commands).
+//! (counts, rate, throughput, slowest programs and failure buckets with their reproduce commands,
+//! as text or Markdown). `runner merge` prints the same [`Summary`] from the shards' records.
 //! Nothing here keeps a record once it is written.
 
 use std::fs::File;
@@ -17,12 +18,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use runner_core::classify::{classify, signature, IgnorePatterns, Status};
+use runner_core::shard::ShardRecord;
 use runner_core::{EngineFailure, Mode, RunResult};
 
 use runner_embed::dispatcher::{CancelReason, Event};
 
 use crate::junit;
-use crate::stats::Stats;
+use crate::stats::{Finished, Stats};
 use crate::text::shell_quote_path;
 
 /// How often a non-terminal progress line is printed.
@@ -40,7 +42,15 @@ struct Record<'a> {
     worker: usize,
     status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<String>,
+    signature: Option<&'a str>,
+    /// For an ignored failure: the pattern that matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored_by: Option<&'a str>,
+    /// For a failure: the command that runs the program again as the batch ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reproduce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a ShardRecord>,
 }
 
 /// One JSONL line for a program the engine could not run: no returncode, no output, only what
@@ -56,6 +66,8 @@ struct EngineFailedRecord<'a> {
     worker: usize,
     status: &'static str,
     engine_failure: &'a EngineFailure,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a ShardRecord>,
 }
 
 /// A JSONL file the reporter writes: the results file (`--output`) or the JUnit report's spool.
@@ -220,6 +232,15 @@ pub struct Reporter {
     progress: Progress,
     started: Instant,
     reproduce: String,
+    shard: Option<Sharded>,
+}
+
+/// A sharded batch: the `shard` object of its records, and how its summary says which shard ran.
+pub struct Sharded {
+    /// Every record's `shard`.
+    pub record: ShardRecord,
+    /// The summary's line (`shard 2 of 8 (hash partition, from Slurm array task 5 of 1-8): ...`).
+    pub line: String,
 }
 
 /// Where a reporter writes, besides its summary on stdout.
@@ -230,6 +251,8 @@ pub struct Outputs {
     pub junit: Option<JunitOutput>,
     /// No progress on stderr.
     pub quiet: bool,
+    /// The shard this batch is, if it is one.
+    pub shard: Option<Sharded>,
 }
 
 impl Reporter {
@@ -239,7 +262,7 @@ impl Reporter {
         skipped: usize,
         mode: Mode,
         ignore: IgnorePatterns,
-        Outputs { results, junit, quiet }: Outputs,
+        Outputs { results, junit, quiet, shard }: Outputs,
         reproduce: String,
     ) -> Self {
         Reporter {
@@ -251,6 +274,7 @@ impl Reporter {
             progress: Progress::new(total, quiet),
             started: Instant::now(),
             reproduce,
+            shard,
         }
     }
 
@@ -273,7 +297,7 @@ impl Reporter {
             }
             Event::ProgramCancelled { program, .. } => self.stats.add_cancelled(&program),
             Event::EngineFailed { index, worker, program, failure, duration } => {
-                self.write(&EngineFailedRecord {
+                let line = serde_json::to_vec(&EngineFailedRecord {
                     success: false,
                     program: &program,
                     mode: self.mode,
@@ -282,27 +306,51 @@ impl Reporter {
                     worker,
                     status: ENGINE_FAILED,
                     engine_failure: &failure,
+                    shard: self.shard.as_ref().map(|s| &s.record),
                 });
+                self.write(line);
                 self.stats.add_engine_failure(&program, index, worker, duration, &failure);
             }
             Event::ProgramFinished { index, worker, result } => {
                 let status = classify(&result, &self.ignore);
                 let sig = status.is_failure().then(|| signature(&result));
-                self.write(&Record { result: &result, index, worker, status, signature: sig.clone() });
-                let ignored_by = (status == Status::Ignored).then(|| self.ignore.matching(&result)).flatten();
-                self.stats.add_result(&result, status, ignored_by, sig.as_deref());
+                let reproduce = sig.is_some().then(|| reproduce_command(&self.reproduce, &result.program));
+                let ignored_by = (status == Status::Ignored)
+                    .then(|| self.ignore.matching(&result))
+                    .flatten()
+                    .map(|i| self.ignore.pattern(i).to_string());
+                let line = serde_json::to_vec(&Record {
+                    result: &result,
+                    index,
+                    worker,
+                    status,
+                    signature: sig.as_deref(),
+                    ignored_by: ignored_by.as_deref(),
+                    reproduce: reproduce.as_deref(),
+                    shard: self.shard.as_ref().map(|s| &s.record),
+                });
+                self.write(line);
+                self.stats.add_result(Finished {
+                    program: &result.program,
+                    duration: result.duration,
+                    leaked_pipes: result.leaked_pipes,
+                    status,
+                    signature: sig.as_deref(),
+                    ignored_by: ignored_by.as_deref(),
+                    reproduce: reproduce.as_deref(),
+                });
             }
         }
         self.progress.tick(&self.stats, self.started);
     }
 
-    /// Writes one record to the results file and the JUnit spool.
-    fn write(&mut self, record: &impl Serialize) {
+    /// Writes one record (serialised) to the results file and the JUnit spool.
+    fn write(&mut self, record: serde_json::Result<Vec<u8>>) {
         let spool = self.junit.as_mut().and_then(|j| j.spool.as_mut());
         if self.results.is_none() && spool.is_none() {
             return;
         }
-        let mut line = match serde_json::to_vec(record) {
+        let mut line = match record {
             Ok(line) => line,
             Err(e) => {
                 self.stats.add_error(format!("cannot write a result as JSON: {e}"));
@@ -362,32 +410,36 @@ impl Reporter {
         let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let summary = Summary {
             stats: &self.stats,
-            mode: self.mode,
-            ignore: &self.ignore,
-            reproduce: &self.reproduce,
-            wall: self.started.elapsed().as_secs_f64(),
+            what: format!("{} mode", self.mode),
+            wall: Some(self.started.elapsed().as_secs_f64()),
+            notes: self.shard.iter().map(|s| s.line.clone()).collect(),
         };
         summary.write(&mut out, color, interrupted, fail_fast)?;
         out.flush()
     }
 }
 
-/// The summary sink: what `runner batch` prints at the end.
-struct Summary<'a> {
-    stats: &'a Stats,
-    mode: Mode,
-    ignore: &'a IgnorePatterns,
-    reproduce: &'a str,
-    wall: f64,
+/// `runner run` and what changes how the batch runs programs (`prefix`, [`crate::text::reproduce_prefix`]),
+/// then the program.
+pub fn reproduce_command(prefix: &str, program: &Path) -> String {
+    format!("{prefix} {}", shell_quote_path(program))
+}
+
+/// The summary sink: what `runner batch` prints at the end, and `runner merge` for a campaign.
+pub struct Summary<'a> {
+    /// The numbers.
+    pub stats: &'a Stats,
+    /// What ran, for the headline's parenthesis (`warm mode`, `3 shards merged`).
+    pub what: String,
+    /// The run's wall time, when there is one run to time (a merge has none).
+    pub wall: Option<f64>,
+    /// Lines said after the counts (the shard that ran, the shards merged).
+    pub notes: Vec<String>,
 }
 
 impl Summary<'_> {
-    /// The command that re-runs one program as the batch ran it.
-    fn reproduce_command(&self, program: &Path) -> String {
-        format!("{} {}", self.reproduce, shell_quote_path(program))
-    }
-
-    fn write(
+    /// Writes the summary as text (`color`: with ANSI colours, for a terminal).
+    pub fn write(
         &self,
         out: &mut dyn Write,
         color: bool,
@@ -395,7 +447,6 @@ impl Summary<'_> {
         fail_fast: bool,
     ) -> std::io::Result<()> {
         let stats = self.stats;
-        let wall = self.wall;
         let n = |s: Status| stats.count(s);
         let paint = |text: &str, code: &str| {
             if color {
@@ -409,10 +460,10 @@ impl Summary<'_> {
         writeln!(out)?;
         writeln!(
             out,
-            "{headline} {} of {} programs run ({} mode){}{}",
+            "{headline} {} of {} programs run ({}){}{}",
             stats.done,
             stats.total,
-            self.mode,
+            self.what,
             if stats.skipped > 0 {
                 format!(", {} already recorded (--resume)", stats.skipped)
             } else {
@@ -439,13 +490,21 @@ impl Summary<'_> {
                 stats.cancelled()
             )?;
         }
+        for note in &self.notes {
+            writeln!(out, "  {note}")?;
+        }
         let rate = if stats.done > 0 { 100.0 * failures as f64 / stats.done as f64 } else { 0.0 };
-        let per_sec = stats.done as f64 / wall.max(1e-9);
-        writeln!(
-            out,
-            "  failure rate {rate:.1}%, wall time {wall:.2}s, throughput {per_sec:.1} programs/s ({:.0}/h)",
-            per_sec * 3600.0
-        )?;
+        match self.wall {
+            Some(wall) => {
+                let per_sec = stats.done as f64 / wall.max(1e-9);
+                writeln!(
+                    out,
+                    "  failure rate {rate:.1}%, wall time {wall:.2}s, throughput {per_sec:.1} programs/s ({:.0}/h)",
+                    per_sec * 3600.0
+                )?;
+            }
+            None => writeln!(out, "  failure rate {rate:.1}%")?,
+        }
         if let Some(mean) = stats.mean_duration() {
             writeln!(out, "  average program time {mean:.3}s")?;
         }
@@ -456,8 +515,8 @@ impl Summary<'_> {
                 stats.leaks()
             )?;
         }
-        for (i, count) in stats.ignored_by() {
-            writeln!(out, "  ignored {count}x by pattern {:?}", self.ignore.pattern(i))?;
+        for (pattern, count) in stats.ignored_by() {
+            writeln!(out, "  ignored {count}x by pattern {pattern:?}")?;
         }
         if stats.timed() > 1 {
             writeln!(out, "Slowest programs:")?;
@@ -471,7 +530,7 @@ impl Summary<'_> {
             for (sig, b) in buckets {
                 writeln!(out, "  {:>5}x {} [{}]", b.count, paint(sig, "1"), b.status.as_str())?;
                 writeln!(out, "         e.g. {}", b.example.display())?;
-                writeln!(out, "         reproduce: {}", self.reproduce_command(&b.example))?;
+                writeln!(out, "         reproduce: {}", b.reproduce)?;
             }
         }
         if stats.unbucketed() > 0 {
@@ -489,16 +548,92 @@ impl Summary<'_> {
             writeln!(out, "runner error: ... and {} more", error_count - errors.len())?;
         }
         if fail_fast {
-            if let Some(p) = stats.first_failure() {
+            if let Some((_, reproduce)) = stats.first_failure() {
                 writeln!(
                     out,
-                    "Stopped at the first failure (--fail-fast). Reproduce it with:\n  {}",
-                    self.reproduce_command(p)
+                    "Stopped at the first failure (--fail-fast). Reproduce it with:\n  {reproduce}"
                 )?;
             }
         }
         Ok(())
     }
+
+    /// Writes the summary as Markdown (a GitHub step summary, a report to attach): the counts, the
+    /// notes, and the failure buckets as a table with their reproduce commands.
+    pub fn markdown(&self, out: &mut dyn Write, title: &str) -> std::io::Result<()> {
+        let stats = self.stats;
+        let n = |s: Status| stats.count(s);
+        let verdict = if stats.failures() == 0 { "PASS" } else { "FAIL" };
+        writeln!(out, "## {title}: {verdict}\n")?;
+        writeln!(out, "{} of {} programs run ({}).\n", stats.done, stats.total, self.what)?;
+        writeln!(out, "| passed | failed | crashed | timed out | ignored | runner errors |")?;
+        writeln!(out, "| ---: | ---: | ---: | ---: | ---: | ---: |")?;
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |\n",
+            n(Status::Passed),
+            n(Status::Failed),
+            n(Status::Crashed),
+            n(Status::TimedOut),
+            n(Status::Ignored),
+            stats.error_count()
+        )?;
+        for note in &self.notes {
+            writeln!(out, "- {}", markdown_text(note))?;
+        }
+        for (pattern, count) in stats.ignored_by() {
+            writeln!(out, "- ignored {count}x by pattern `{}`", pattern.replace('`', "'"))?;
+        }
+        if !self.notes.is_empty() || stats.ignored_by().next().is_some() {
+            writeln!(out)?;
+        }
+        let buckets = stats.buckets();
+        if !buckets.is_empty() {
+            writeln!(out, "### Failure buckets ({} distinct)\n", buckets.len())?;
+            writeln!(out, "| count | signature | status | example | reproduce |")?;
+            writeln!(out, "| ---: | --- | --- | --- | --- |")?;
+            for (sig, b) in buckets {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | `{}` |",
+                    b.count,
+                    markdown_text(sig),
+                    b.status.as_str(),
+                    markdown_text(&b.example.display().to_string()),
+                    b.reproduce.replace('`', "'").replace('|', "\\|")
+                )?;
+            }
+            writeln!(out)?;
+        }
+        let errors = stats.errors();
+        if !errors.is_empty() {
+            writeln!(out, "### Runner errors\n")?;
+            for e in errors {
+                writeln!(out, "- {}", markdown_text(e))?;
+            }
+            if stats.error_count() > errors.len() {
+                writeln!(out, "- ... and {} more", stats.error_count() - errors.len())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `s` as text in a Markdown table cell or list item: what Markdown would read as markup escaped,
+/// on one line.
+fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
