@@ -1038,7 +1038,6 @@ mod engine_failures {
 
     runner_tests::per_mode!(warm, fork; {
         an_executor_that_fails_hands_the_program_to_python,
-        the_programs_after_the_zygote_died_are_engine_failures,
     });
 
     /// Writes `files` (name, source) into a fresh directory.
@@ -1053,16 +1052,6 @@ mod engine_failures {
     fn record_of<'a>(records: &'a [Value], dir: &Path, name: &str) -> Vec<&'a Value> {
         let path = dir.join(name);
         records.iter().filter(|r| program_of(r) == path_str(&path)).collect()
-    }
-
-    /// A record of a program the engine could not run: no result fields, the failure's kind.
-    fn assert_engine_failed(r: &Value, kind: &str, ctx: &str) {
-        assert_eq!(r["status"], "engine_failed", "{ctx}: {r}");
-        assert_eq!(r["success"], false, "{ctx}: {r}");
-        assert_eq!(r["engine_failure"]["kind"], kind, "{ctx}: {r}");
-        for key in ["returncode", "stdout", "stderr"] {
-            assert!(r.get(key).is_none(), "{ctx}: an engine failure has no {key}: {r}");
-        }
     }
 
     /// A program that finds runner's private executor module through the garbage collector and
@@ -1143,30 +1132,5 @@ mod engine_failures {
         assert_eq!(broken.len(), 1, "{ctx}: one record for the program: {recs:?}");
         assert_eq!(broken[0]["stdout"], "hi\n", "{ctx}: {}", broken[0]);
         assert_fell_back(broken[0], "warm", "executor_failed", ctx);
-    }
-
-    fn the_programs_after_the_zygote_died_are_engine_failures(mode: &str) {
-        // The executor's parent is the zygote; the programs after it have no zygote to fork from.
-        let dir = programs(&[
-            ("a_kills.py", "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(5)\n"),
-            ("b_pass.py", "print('ok')\n"),
-            ("c_pass.py", "print('ok')\n"),
-        ]);
-        let jsonl = dir.path().join("results.jsonl");
-        let ctx = format!("batch --mode {mode} -j 1, the first program kills the zygote");
-        let out = finish(
-            batch()
-                .args(["--mode", mode, "--workers", "1", "--quiet", "--output"])
-                .arg(&jsonl)
-                .arg(dir.path()),
-        );
-        assert_eq!(out.status.code(), Some(3), "{ctx}: exit code; {}", describe(&out));
-        let recs = records(&jsonl);
-        assert_eq!(recs.len(), 3, "{ctx}: every program has a record: {recs:?}");
-        for name in ["b_pass.py", "c_pass.py"] {
-            let rec = record_of(&recs, dir.path(), name);
-            assert_eq!(rec.len(), 1, "{ctx}: {recs:?}");
-            assert_engine_failed(rec[0], "zygote_died", &format!("{ctx}: {name}"));
-        }
     }
 }
