@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
 //! - `test`: create or reuse the cached test Python environments (numpy, torch; the newest torch),
-//!   then run every test, the torch tests once more against the newest torch, and the static checks
-//!   (`cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc` without warnings).
+//!   install Slurm when it is missing and this runs as root (the Slurm test starts a one-node
+//!   cluster), then run every test, the torch tests once more against the newest torch, and the
+//!   static checks (`cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc` without warnings).
 //! - `demo`: the main job: build runner and run the bundled example programs.
 //! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md.
 //! - `testenv`: only create or reuse the test environment and print its Python.
@@ -88,6 +89,7 @@ fn has_nextest() -> bool {
 fn test(extra: &[String]) -> Result<()> {
     let root = root();
     let python = testenv::ensure(&root)?;
+    ensure_slurm();
     // The end-to-end tests run the `runner` binary itself, which building the tests does not build.
     run(Command::new("cargo").args(["build", "-p", "runner-cli"]).current_dir(&root))?;
     let nextest = has_nextest();
@@ -108,6 +110,48 @@ fn test(extra: &[String]) -> Result<()> {
     // documented without broken links. Run after the tests so that a lint never hides a failing test.
     let checks = static_checks(&root);
     all.and(torch_newest).and(checks)
+}
+
+/// Debian's packages of what `tests/tests/slurm.rs` runs: Slurm's controller, node daemon and clients,
+/// and munge (its authentication).
+const SLURM_PACKAGES: &[&str] = &["slurmctld", "slurmd", "slurm-client", "munge"];
+
+/// The programs of those packages the Slurm test needs.
+const SLURM_PROGRAMS: &[&str] = &["munged", "slurmctld", "slurmd", "sbatch", "scancel", "scontrol"];
+
+/// Installs Slurm with apt-get when a program of [`SLURM_PROGRAMS`] is missing and this runs as
+/// root (as on a fresh CI machine); says why not otherwise. Never fatal: without Slurm, the Slurm
+/// test fails in CI (`CI` set) and skips elsewhere, and every other test still runs.
+fn ensure_slurm() {
+    let found = |p: &str| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+            .any(|d| d.join(p).is_file())
+    };
+    let Some(missing) = SLURM_PROGRAMS.iter().find(|p| !found(p)) else { return };
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !found("apt-get") {
+        eprintln!(
+            "xtask: {missing} is missing and cannot be installed here (needs root and apt-get):              the Slurm test fails in CI and skips otherwise; install {}",
+            SLURM_PACKAGES.join(" ")
+        );
+        return;
+    }
+    let install = || {
+        let mut cmd = Command::new("apt-get");
+        cmd.args(["install", "-y", "--no-install-recommends"])
+            .args(SLURM_PACKAGES)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    // A fresh machine may have no package lists yet.
+    let installed = run(&mut install())
+        .or_else(|_| run(Command::new("apt-get").arg("update")).and_then(|()| run(&mut install())));
+    if let Err(e) = installed {
+        eprintln!("xtask: installing Slurm failed ({e:#}): the Slurm test fails in CI and skips otherwise");
+    }
 }
 
 /// `cargo fmt --check`, `cargo clippy --all-targets -D warnings` and `cargo doc` without warnings, each
