@@ -59,8 +59,19 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         return Err(SettingsError::BadValue { flag: "--resume", reason: "needs --output FILE".into() }.into());
     }
     // The shard: only its programs run, and it names the files it writes.
-    let selection = settings::shard(cmd.shard.as_deref(), cmd.shard_count)?
-        .map(|chosen| crate::shard::select(&programs, &root, chosen, cmd.shard_by));
+    let chosen = settings::shard(cmd.shard.as_deref(), cmd.shard_count)?;
+    let choosing = std::time::Instant::now();
+    let selection = chosen.map(|chosen| crate::shard::select(&programs, &root, chosen, cmd.shard_by));
+    if let (Some(s), true) = (&selection, settings::debug()) {
+        eprintln!(
+            "runner: debug: shard {} chosen ({} partition): {} of {} programs in {:.3} s",
+            s.chosen.shard,
+            s.partition,
+            s.size(),
+            programs.len(),
+            choosing.elapsed().as_secs_f64()
+        );
+    }
     let shard = selection.as_ref().map(|s| s.chosen.shard);
     let members = selection.as_ref().map(|s| &s.members);
     let output =

@@ -107,6 +107,11 @@ pub fn shard(flag: Option<&str>, count: Option<u32>) -> Result<Option<Chosen>, S
     runner_core::shard::from_environment(|name| std::env::var(name).ok(), count).map_err(SettingsError::Shard)
 }
 
+/// Whether `RUNNER_DEBUG` asks for the debug lines (set, not empty, not `0`).
+pub fn debug() -> bool {
+    std::env::var_os("RUNNER_DEBUG").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// The longest any duration flag may be: a billion seconds (about 31 years). Longer is a mistake,
 /// and the clock arithmetic of a deadline that far off overflows.
 pub const MAX_SECONDS: f64 = 1e9;

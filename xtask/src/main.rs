@@ -5,11 +5,13 @@
 //!   cluster), then run every test, the torch tests once more against the newest torch, and the
 //!   static checks (`cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc` without warnings).
 //! - `demo`: the main job: build runner and run the bundled example programs.
-//! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md.
+//! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md (`--only memory` and
+//!   `--only shards` are steps of their own, each with its section).
 //! - `testenv`: only create or reuse the test environment and print its Python.
 
 mod bench;
 mod fuzz;
+mod shards;
 mod testenv;
 
 use std::path::{Path, PathBuf};
@@ -41,7 +43,9 @@ enum Task {
     Bench {
         /// Only these corpora (empty, pure_python, numpy, torch_eager, torch_compile), or the memory
         /// step: `memory` (a million empty programs; writes its section of BENCHMARKS.md) or
-        /// `memory-quick` (ten thousand; prints its table).
+        /// `memory-quick` (ten thousand; prints its table), or the sharding step: `shards` (the
+        /// shard choice over a million paths, a merge of ten million records, the hash's evenness;
+        /// writes its section) or `shards-quick` (smaller; prints it).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
