@@ -209,15 +209,27 @@ impl Root {
 
 /// `path` below `root` as bytes (`sub/p.py`), or all of `path` when it is not below `root`.
 pub fn relative_to<'a>(path: &'a Path, root: &Path) -> &'a [u8] {
+    // The paths runner makes are normalised (no `.`, no `//`, no trailing `/`): their bytes after
+    // the root's and a `/` are the relative path, found without parsing components (a million
+    // paths are dealt out in a fraction of the time). Anything else takes the component-wise road.
+    let (bytes, root_bytes) = (path.as_os_str().as_bytes(), root.as_os_str().as_bytes());
+    let fast = bytes
+        .strip_prefix(root_bytes.strip_suffix(b"/").unwrap_or(root_bytes))
+        .and_then(|rest| rest.strip_prefix(b"/"))
+        .filter(|rest| is_plain(rest));
+    if let Some(rest) = fast {
+        return rest;
+    }
     match path.strip_prefix(root) {
-        // strip_prefix works on components; the bytes after the root's own are the same path.
-        Ok(rest) if !rest.as_os_str().is_empty() => {
-            let bytes = path.as_os_str().as_bytes();
-            let rest = rest.as_os_str().as_bytes();
-            &bytes[bytes.len() - rest.len()..]
-        }
+        Ok(rest) if !rest.as_os_str().is_empty() => rest.as_os_str().as_bytes(),
         _ => path.as_os_str().as_bytes(),
     }
+}
+
+/// Whether `rest` is a relative path whose bytes are its components joined by single `/`s (no
+/// empty, `.` or `..` component, nothing before the first or after the last).
+fn is_plain(rest: &[u8]) -> bool {
+    !rest.is_empty() && rest.split(|b| *b == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..")
 }
 
 /// Where a run's shard came from.
@@ -468,6 +480,11 @@ mod tests {
         assert_eq!(root.path(), Some(Path::new("/data")));
         assert_eq!(root.relative(Path::new("/data/corpus/a/p.py")), b"corpus/a/p.py");
         assert_eq!(relative_to(Path::new("/elsewhere/p.py"), Path::new("/data")), b"/elsewhere/p.py");
+        // Paths that are not normalised give what their components give.
+        for odd in ["/data//a/p.py", "/data/./a/p.py", "/data/a/p.py/"] {
+            let components = Path::new(odd).strip_prefix("/data").unwrap().as_os_str().as_bytes();
+            assert_eq!(relative_to(Path::new(odd), Path::new("/data")), components, "{odd}");
+        }
         root.add_file(Path::new("/x.py"));
         assert_eq!(root.path(), Some(Path::new("/")));
         assert_eq!(root.relative(Path::new("/data/p.py")), b"data/p.py");
