@@ -403,21 +403,35 @@ pub fn merge(
         parts.push(part);
     }
     let missing_shards: Vec<u32> = (1..=campaign.n).filter(|k| !shards.iter().any(|s| s.k == *k)).collect();
-    if !missing_shards.is_empty() {
-        let unaccounted = total.map(|t| t.saturating_sub(counted));
-        let shown: Vec<String> =
-            missing_shards.iter().take(20).map(|k| format!("{k}/{}", campaign.n)).collect();
-        stats.add_error(format!(
-            "{} of {} shards have no results file ({}{}){}",
-            missing_shards.len(),
-            campaign.n,
-            shown.join(", "),
-            if missing_shards.len() > shown.len() { ", ..." } else { "" },
-            match unaccounted {
-                Some(m) => format!(": {m} programs of the campaign did not run"),
-                None => String::new(),
+    // Programs of the campaign that no shard's records account for: those of shards without a file,
+    // and of shards whose file has no record (an empty shard has none; one killed before its first
+    // result has some).
+    let unaccounted = total.map_or(0, |t| t.saturating_sub(counted));
+    let silent: Vec<u32> = parts.iter().filter(|p| p.recorded == 0 && p.programs == 0).map(|p| p.k).collect();
+    if !missing_shards.is_empty() || unaccounted > 0 {
+        let list = |ks: &[u32]| {
+            let shown: Vec<String> = ks.iter().take(20).map(|k| format!("{k}/{}", campaign.n)).collect();
+            format!("{}{}", shown.join(", "), if ks.len() > shown.len() { ", ..." } else { "" })
+        };
+        let mut why = Vec::new();
+        if !missing_shards.is_empty() {
+            why.push(format!(
+                "{} of {} shards have no results file ({})",
+                missing_shards.len(),
+                campaign.n,
+                list(&missing_shards)
+            ));
+        }
+        if unaccounted > 0 && !silent.is_empty() {
+            why.push(format!("the files of shards {} have no records", list(&silent)));
+        }
+        let count = match total {
+            Some(t) if unaccounted > 0 => {
+                format!(": {unaccounted} programs of the campaign's {t} did not run")
             }
-        ));
+            _ => String::new(),
+        };
+        stats.add_error(format!("{}{count}", why.join("; ")));
     }
     stats.total = total.unwrap_or(counted).max(stats.done);
 
@@ -939,7 +953,13 @@ mod tests {
             errors.contains("shard 1/3") && errors.contains("1 of its 3 programs have no result"),
             "{errors}"
         );
-        assert!(errors.contains("1 of 3 shards have no results file (3/3): 6 programs"), "{errors}");
+        assert!(
+            errors.contains(
+                "1 of 3 shards have no results file (3/3); the files of shards 2/3 have no records: \
+                 6 programs of the campaign's 9 did not run"
+            ),
+            "{errors}"
+        );
         assert_eq!(merged.stats().total, 9);
     }
 
