@@ -293,9 +293,14 @@ fn evenness() -> String {
 }
 
 /// Runs `cmd`, its stderr (or stdout, when piped) collected; returns the wall time, `ru_maxrss`
-/// (KiB) from `wait4`, the exit code and what it printed on its piped streams.
+/// (KiB) from `wait4` (the larger of the child's peak and what xtask held when it started it), the
+/// exit code and what it printed on its piped streams.
 fn measured(cmd: &mut Command) -> Result<(f64, u64, Option<i32>, String)> {
     use std::io::Read;
+    // A child's ru_maxrss starts from its parent's high-water mark: Linux folds the memory the child
+    // had before exec (this process's, shared by the spawn) into it. Resetting ours to what we hold
+    // now (a few MiB: the generated records and lists are freed) keeps our own peak out of the figure.
+    std::fs::write("/proc/self/clear_refs", "5").context("resetting the peak RSS (/proc/self/clear_refs)")?;
     let started = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
     let readers: Vec<_> = [
