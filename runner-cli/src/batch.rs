@@ -74,12 +74,15 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     }
     let shard = selection.as_ref().map(|s| s.chosen.shard);
     let members = selection.as_ref().map(|s| &s.members);
-    let output =
-        cmd.output.as_deref().map(|p| crate::shard::output_path(p, shard, "results", "jsonl")).transpose()?;
-    let junit_path =
-        cmd.junit.as_deref().map(|p| crate::shard::output_path(p, shard, "junit", "xml")).transpose()?;
+    let output_flag = cmd.output.as_deref().map(|p| crate::shard::output_path(p, shard));
+    let junit_flag = cmd.junit.as_deref().map(|p| crate::shard::output_path(p, shard));
+    let output = output_flag.as_ref().map(|o| o.file("results", "jsonl"));
+    let junit_path = junit_flag.as_ref().map(|o| o.file("junit", "xml"));
     if cmd.dry_run {
         return dry_run(&programs, members, output.as_deref().filter(|_| cmd.resume));
+    }
+    for flag in output_flag.iter().chain(&junit_flag) {
+        flag.create_dir()?;
     }
     let (results, done) = match &output {
         Some(path) => {

@@ -86,29 +86,49 @@ impl Selection {
 }
 
 /// Where a sharded batch writes what `flag` (`-o`, `--junit`) names: `DIR/` (or an existing
-/// directory) becomes `DIR/<stem>-<K>-of-<N>.<ext>` (`DIR/<stem>.<ext>` without a shard), created
-/// when missing; `{K}` and `{N}` in the name become the shard's numbers (1 and 1 without a shard);
-/// any other name is used as it is.
-pub fn output_path(
-    flag: &Path,
+/// directory) becomes `DIR/<stem>-<K>-of-<N>.<ext>` (`DIR/<stem>.<ext>` without a shard); `{K}` and
+/// `{N}` in the name become the shard's numbers (1 and 1 without a shard); any other name is used as
+/// it is. Nothing is created here ([`create_dir`] makes `DIR/` when the batch writes).
+pub fn output_path(flag: &Path, shard: Option<Shard>) -> OutputPath {
+    OutputPath { flag: flag.to_path_buf(), shard }
+}
+
+/// An output file of a batch, as `-o` or `--junit` named it.
+pub struct OutputPath {
+    flag: PathBuf,
     shard: Option<Shard>,
-    stem: &str,
-    ext: &str,
-) -> Result<PathBuf, SettingsError> {
-    let bytes = flag.as_os_str().as_bytes();
-    let (k, n) = shard.map_or((1, 1), |s| (s.index(), s.count()));
-    if bytes.ends_with(b"/") || flag.is_dir() {
-        std::fs::create_dir_all(flag)
-            .map_err(|source| SettingsError::Unwritable { path: flag.to_path_buf(), source })?;
-        let name = match shard {
-            Some(_) => format!("{stem}-{k}-of-{n}.{ext}"),
-            None => format!("{stem}.{ext}"),
-        };
-        return Ok(flag.join(name));
+}
+
+impl OutputPath {
+    /// Whether the flag names a directory (`DIR/`, or an existing directory).
+    fn is_dir(&self) -> bool {
+        self.flag.as_os_str().as_bytes().ends_with(b"/") || self.flag.is_dir()
     }
-    let replaced =
-        replace(&replace(bytes, b"{K}", k.to_string().as_bytes()), b"{N}", n.to_string().as_bytes());
-    Ok(PathBuf::from(OsString::from_vec(replaced)))
+
+    /// The file, for a report whose name in a directory is `<stem>-<K>-of-<N>.<ext>`.
+    pub fn file(&self, stem: &str, ext: &str) -> PathBuf {
+        let (k, n) = self.shard.map_or((1, 1), |s| (s.index(), s.count()));
+        if self.is_dir() {
+            let name = match self.shard {
+                Some(_) => format!("{stem}-{k}-of-{n}.{ext}"),
+                None => format!("{stem}.{ext}"),
+            };
+            return self.flag.join(name);
+        }
+        let bytes = self.flag.as_os_str().as_bytes();
+        let replaced =
+            replace(&replace(bytes, b"{K}", k.to_string().as_bytes()), b"{N}", n.to_string().as_bytes());
+        PathBuf::from(OsString::from_vec(replaced))
+    }
+
+    /// Makes the directory a `DIR/` flag names, when it is missing (N shards may do it at once).
+    pub fn create_dir(&self) -> Result<(), SettingsError> {
+        if self.is_dir() {
+            std::fs::create_dir_all(&self.flag)
+                .map_err(|source| SettingsError::Unwritable { path: self.flag.clone(), source })?;
+        }
+        Ok(())
+    }
 }
 
 /// `haystack` with every `needle` replaced by `with`.
@@ -217,25 +237,22 @@ mod tests {
     fn output_names_never_collide_between_shards() {
         let dir = tempfile::tempdir().unwrap();
         let shard = Some(Shard::new(3, 8).unwrap());
-        let sub = dir.path().join("out/");
+        let sub = dir.path().join("out");
         let mut flag = sub.clone().into_os_string();
         flag.push("/");
+        let out = output_path(Path::new(&flag), shard);
+        assert_eq!(out.file("results", "jsonl"), sub.join("results-3-of-8.jsonl"));
+        assert!(!sub.exists(), "naming creates nothing");
+        out.create_dir().unwrap();
+        assert!(sub.is_dir(), "DIR/ is created when the batch writes");
+        assert_eq!(output_path(&sub, None).file("junit", "xml"), sub.join("junit.xml"));
         assert_eq!(
-            output_path(Path::new(&flag), shard, "results", "jsonl").unwrap(),
-            sub.join("results-3-of-8.jsonl")
-        );
-        assert!(sub.is_dir(), "DIR/ is created");
-        assert_eq!(output_path(&sub, None, "junit", "xml").unwrap(), sub.join("junit.xml"));
-        assert_eq!(
-            output_path(Path::new("r/{K}-of-{N}.{K}.jsonl"), shard, "results", "jsonl").unwrap(),
+            output_path(Path::new("r/{K}-of-{N}.{K}.jsonl"), shard).file("results", "jsonl"),
             Path::new("r/3-of-8.3.jsonl")
         );
+        assert_eq!(output_path(Path::new("r.jsonl"), shard).file("results", "jsonl"), Path::new("r.jsonl"));
         assert_eq!(
-            output_path(Path::new("r.jsonl"), shard, "results", "jsonl").unwrap(),
-            Path::new("r.jsonl")
-        );
-        assert_eq!(
-            output_path(path(b"/x/\xff{K}.jsonl"), shard, "results", "jsonl").unwrap(),
+            output_path(path(b"/x/\xff{K}.jsonl"), shard).file("results", "jsonl"),
             path(b"/x/\xff3.jsonl")
         );
     }
