@@ -364,9 +364,12 @@ pub fn merge(
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => PathBuf::from("."),
             };
+            // As a file the merge created itself would be (0666 less the umask), not a private 0600.
+            let mode = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666);
             Some(
                 tempfile::Builder::new()
                     .prefix(".runner-merge-")
+                    .permissions(mode)
                     .tempfile_in(&dir)
                     .map_err(write_err(&dir))?,
             )
