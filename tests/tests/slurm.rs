@@ -13,8 +13,8 @@
 //! children of the test (the test is a child subreaper, so the job steps they start stay below it),
 //! and a guard stops them and kills whatever is left below the test when it ends, however it ends.
 //! Nothing sleeps to wait: the daemons are ready when they say so on stderr, the terminated task's
-//! program tells the test through a FIFO that it runs, and `sbatch --wait` with a dependency waits
-//! for tasks to end.
+//! program tells the test through a FIFO that it runs, and an `srun` that depends on a task waits
+//! for it to end.
 
 mod campaign;
 
@@ -31,7 +31,7 @@ use runner_tests::{finish_within, runner, runner_bin, test_python, text, HANG_LI
 use serde_json::json;
 
 /// The programs Slurm needs here.
-const SLURM_PROGRAMS: &[&str] = &["munged", "slurmctld", "slurmd", "sbatch", "scancel", "scontrol"];
+const SLURM_PROGRAMS: &[&str] = &["munged", "slurmctld", "slurmd", "sbatch", "srun", "scancel", "scontrol"];
 
 /// How long the daemons may take to say they are ready, and a task to end. Bounds a hang; measures
 /// nothing.
@@ -338,16 +338,15 @@ impl Cluster {
         self.output(Command::new("sbatch").arg("--parsable").args(args)).trim().to_string()
     }
 
-    /// Waits until `job` (a job, an array or one of its tasks) has ended: a job that depends on it
-    /// ending, submitted with `sbatch --wait`, returns then.
+    /// Waits until `job` (a job, an array or one of its tasks) has ended: a job step that depends on
+    /// it ending, run with `srun` (which the controller tells when it may start), returns then.
     fn wait_for(&self, job: &str) {
         let started = Instant::now();
-        self.ok(Command::new("sbatch").args([
-            "--wait",
+        self.ok(Command::new("srun").args([
             "--quiet",
-            "--output=/dev/null",
+            "--ntasks=1",
             &format!("--dependency=afterany:{job}"),
-            "--wrap=true",
+            "true",
         ]));
         assert!(started.elapsed() < LIMIT, "{job} did not end within {LIMIT:?}");
     }
