@@ -123,12 +123,12 @@ pub struct BatchCmd {
     #[arg(long)]
     pub skip_primary_device: bool,
     /// Write one JSON object per program to FILE as each finishes. `DIR/` writes
-    /// DIR/results-<K>-of-<N>.jsonl for shard K of N (DIR/results.jsonl without a shard); `{K}` and
-    /// `{N}` in FILE are replaced by the shard's numbers.
+    /// `DIR/results-<K>-of-<N>.jsonl` for shard K of N (`DIR/results.jsonl` without a shard); `{K}`
+    /// and `{N}` in FILE are replaced by the shard's numbers.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Write a JUnit XML report to FILE at the end. `DIR/` and `{K}`, `{N}` as for --output
-    /// (junit-<K>-of-<N>.xml).
+    /// (`junit-<K>-of-<N>.xml`).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Skip programs already recorded in the --output file, and append to it.

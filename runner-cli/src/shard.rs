@@ -88,7 +88,7 @@ impl Selection {
 /// Where a sharded batch writes what `flag` (`-o`, `--junit`) names: `DIR/` (or an existing
 /// directory) becomes `DIR/<stem>-<K>-of-<N>.<ext>` (`DIR/<stem>.<ext>` without a shard); `{K}` and
 /// `{N}` in the name become the shard's numbers (1 and 1 without a shard); any other name is used as
-/// it is. Nothing is created here ([`create_dir`] makes `DIR/` when the batch writes).
+/// it is. Nothing is created here ([`OutputPath::create_dir`] makes `DIR/` when the batch writes).
 pub fn output_path(flag: &Path, shard: Option<Shard>) -> OutputPath {
     OutputPath { flag: flag.to_path_buf(), shard }
 }
