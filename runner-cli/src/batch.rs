@@ -1,6 +1,7 @@
-//! `runner batch`: many programs on parallel workers. This module validates the inputs, builds the jobs
-//! and per-worker devices, has the dispatcher install its interrupt policy and hands the dispatcher's
-//! events to the [`Reporter`], which owns every output (JSONL, JUnit, progress, summary).
+//! `runner batch`: many programs on parallel workers. This module validates the inputs, keeps the
+//! programs of its shard ([`crate::shard`]), builds the jobs and per-worker devices, has the
+//! dispatcher install its interrupt policy and hands the dispatcher's events to the [`Reporter`],
+//! which owns every output (JSONL, JUnit, progress, summary).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -18,8 +19,9 @@ use crate::cli::BatchCmd;
 use crate::error::CliError;
 use crate::exit_code;
 use crate::programs::{Marks, ProgramList};
-use crate::reporter::{JsonlFile, JunitOutput, Outputs, Pages, Reporter};
+use crate::reporter::{JsonlFile, JunitOutput, Outputs, Pages, Reporter, Sharded};
 use crate::settings::{self, SettingsError};
+use crate::shard::Selection;
 
 /// The most `--retries`: more says something is wrong with the program, not with chance.
 const MAX_RETRIES: u32 = 100;
@@ -39,7 +41,7 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         }
         .into());
     }
-    let programs = crate::inputs::collect(&cmd.inputs, &cmd.from_list)?;
+    let (programs, root) = crate::inputs::collect(&cmd.inputs, &cmd.from_list)?;
     if programs.is_empty() {
         return Err(SettingsError::BadValue {
             flag: "PROGRAMS",
@@ -77,15 +79,41 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
     if cmd.resume && cmd.output.is_none() {
         return Err(SettingsError::BadValue { flag: "--resume", reason: "needs --output FILE".into() }.into());
     }
-    let (results, done) = match &cmd.output {
+    // The shard: only its programs run, and it names the files it writes.
+    let chosen = settings::shard(cmd.shard.as_deref(), cmd.shard_count)?;
+    let choosing = std::time::Instant::now();
+    let selection = chosen.map(|chosen| crate::shard::select(&programs, &root, chosen, cmd.shard_by));
+    if let (Some(s), true) = (&selection, settings::debug()) {
+        eprintln!(
+            "runner: debug: shard {} chosen ({} partition): {} of {} programs in {:.3} s",
+            s.chosen.shard,
+            s.partition,
+            s.size(),
+            programs.len(),
+            choosing.elapsed().as_secs_f64()
+        );
+    }
+    let shard = selection.as_ref().map(|s| s.chosen.shard);
+    let members = selection.as_ref().map(|s| &s.members);
+    let output_flag = cmd.output.as_deref().map(|p| crate::shard::output_path(p, shard));
+    let junit_flag = cmd.junit.as_deref().map(|p| crate::shard::output_path(p, shard));
+    let output = output_flag.as_ref().map(|o| o.file("results", "jsonl"));
+    let junit_path = junit_flag.as_ref().map(|o| o.file("junit", "xml"));
+    if cmd.dry_run {
+        return dry_run(&programs, members, output.as_deref().filter(|_| cmd.resume));
+    }
+    for flag in output_flag.iter().chain(&junit_flag) {
+        flag.create_dir()?;
+    }
+    let (results, done) = match &output {
         Some(path) => {
-            let (file, start, done) = open_output(path, cmd.resume, &programs)?;
+            let (file, start, done) = open_output(path, cmd.resume, &programs, members)?;
             let file = Arc::new(Mutex::new(file));
             (Some(JsonlFile::new(file, format!("the results file {}", path.display()), start)), done)
         }
         None => (None, Marks::new(programs.len())),
     };
-    let junit = match &cmd.junit {
+    let junit = match &junit_path {
         Some(path) => Some(open_junit(path, results.as_ref())?),
         None => None,
     };
@@ -108,8 +136,10 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         Pages { html: cmd.html.clone(), markdown: cmd.markdown.clone(), title, command: command_line() };
 
     let skipped = done.count();
+    let size = selection.as_ref().map_or(programs.len(), Selection::size);
     let jobs =
-        Jobs { programs: &programs, done: &done, next: 0, left: programs.len() - skipped, config: &config };
+        Jobs { programs: &programs, members, done: &done, next: 0, left: size - skipped, config: &config };
+    let settings = crate::shard::settings_fingerprint(&config, &cmd.ignore_pattern);
 
     let engines = Engines::prepare(config.clone())?;
     if let Some(warning) = engines.fallback_warning() {
@@ -138,13 +168,17 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
             classify(r, &ignore).is_failure() && (every || retry_on.matching(r).is_some())
         }
     };
+    let shard = selection.as_ref().map(|s| Sharded {
+        record: s.record(programs.len(), engines.mode(), settings),
+        line: s.line(programs.len()),
+    });
     let mut reporter = Reporter::new(
         jobs.left,
         skipped,
         engines.mode(),
         ignore,
         known_issues_from,
-        Outputs { results, junit, quiet: cmd.quiet, command_started, pages },
+        Outputs { results, junit, quiet: cmd.quiet, command_started, pages, shard },
         reproduce,
     );
     std::thread::scope(|scope| {
@@ -178,9 +212,11 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
 }
 
 /// The jobs of a batch, made one at a time from the program list as the dispatcher takes them: the
-/// programs not already recorded, in list order.
+/// programs of its shard not already recorded, in list order.
 struct Jobs<'a> {
     programs: &'a ProgramList,
+    /// The programs of the shard (`None`: every program).
+    members: Option<&'a Marks>,
     done: &'a Marks,
     next: usize,
     left: usize,
@@ -194,7 +230,7 @@ impl Iterator for Jobs<'_> {
         while self.next < self.programs.len() {
             let index = self.next;
             self.next += 1;
-            if !self.done.is_marked(index) {
+            if self.members.is_none_or(|m| m.is_marked(index)) && !self.done.is_marked(index) {
                 self.left -= 1;
                 let mut spec = ProgramSpec::new(self.programs.get(index));
                 spec.timeout = self.config.timeout;
@@ -226,18 +262,19 @@ fn worker_devices(cmd: &BatchCmd, workers: usize) -> Vec<Option<String>> {
 
 /// Opens the JSONL output read-write (the JUnit report reads this run's records back from it).
 /// With `resume`, keeps what is there (cut back to its last whole line) and marks the programs of
-/// `programs` already recorded; otherwise starts the file afresh. Returns the file, where this run's
-/// records begin, and the marks. The file is read a line at a time: its size does not matter.
+/// `programs` (of the shard's `members`) already recorded; otherwise starts the file afresh. Returns
+/// the file, where this run's records begin, and the marks. The file is read a line at a time: its
+/// size does not matter.
 fn open_output(
     path: &Path,
     resume: bool,
     programs: &ProgramList,
+    members: Option<&Marks>,
 ) -> Result<(File, u64, Marks), SettingsError> {
     let err = |source| SettingsError::Unwritable { path: path.to_path_buf(), source };
-    let mut done = Marks::new(programs.len());
     if !resume {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path);
-        return Ok((file.map_err(err)?, 0, done));
+        return Ok((file.map_err(err)?, 0, Marks::new(programs.len())));
     }
     let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(err)?;
     let whole = end_of_last_line(&mut file).map_err(err)?;
@@ -245,16 +282,31 @@ fn open_output(
         file.set_len(whole).map_err(err)?;
     }
     file.seek(SeekFrom::Start(0)).map_err(err)?;
-    let mut reader = BufReader::with_capacity(256 * 1024, (&file).take(whole));
+    let done = recorded(&file, whole, programs, members).map_err(err)?;
+    Ok((file, whole, done))
+}
+
+/// The programs of `programs` (of `members`) that the first `len` bytes of the results `file`
+/// record, read a line at a time.
+fn recorded(
+    file: &File,
+    len: u64,
+    programs: &ProgramList,
+    members: Option<&Marks>,
+) -> std::io::Result<Marks> {
+    let mut done = Marks::new(programs.len());
+    let mut reader = BufReader::with_capacity(256 * 1024, file.take(len));
     let mut line = Vec::new();
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(err)? == 0 {
-            break;
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(done);
         }
         if let Some(program) = recorded_program(&line) {
             if let Some(index) = programs.position(&program) {
-                done.mark(index);
+                if members.is_none_or(|m| m.is_marked(index)) {
+                    done.mark(index);
+                }
             }
         }
         if line.capacity() > 1 << 20 {
@@ -262,7 +314,44 @@ fn open_output(
             line = Vec::new();
         }
     }
-    Ok((file, whole, done))
+}
+
+/// `--dry-run`: prints the programs the batch would run (those of `members`, less those the results
+/// file `resume_from` records, when it exists), one a line, and writes nothing.
+fn dry_run(
+    programs: &ProgramList,
+    members: Option<&Marks>,
+    resume_from: Option<&Path>,
+) -> Result<i32, CliError> {
+    use std::os::unix::ffi::OsStrExt;
+    let done = match resume_from.map(File::open) {
+        Some(Ok(mut file)) => {
+            let err = |source| SettingsError::Unreadable {
+                path: resume_from.unwrap_or(Path::new("")).into(),
+                source,
+            };
+            let whole = end_of_last_line(&mut file).map_err(err)?;
+            recorded(&file, whole, programs, members).map_err(err)?
+        }
+        Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(SettingsError::Unreadable {
+                path: resume_from.unwrap_or(Path::new("")).into(),
+                source: e,
+            }
+            .into());
+        }
+        _ => Marks::new(programs.len()),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (index, program) in programs.iter().enumerate() {
+        if members.is_none_or(|m| m.is_marked(index)) && !done.is_marked(index) {
+            out.write_all(program.as_os_str().as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(exit_code::PASSED)
 }
 
 /// The program a JSONL line records as done: its exact path, or `None` for a line that is not a

@@ -154,7 +154,7 @@ struct Spread {
 pub fn execute(cmd: BenchCmd) -> Result<i32, CliError> {
     let base = settings::run_config(&cmd.flags)?;
     let programs: Vec<PathBuf> =
-        crate::inputs::collect(&cmd.inputs, &[])?.iter().map(Path::to_path_buf).collect();
+        crate::inputs::collect(&cmd.inputs, &[])?.0.iter().map(Path::to_path_buf).collect();
     if programs.is_empty() {
         return Err(SettingsError::BadValue { flag: "CORPUS", reason: "no .py programs found".into() }.into());
     }

@@ -531,17 +531,7 @@ impl Campaign {
 /// A bucket's id: eight hex digits of the FNV-1a hash of its signature, fixed across campaigns
 /// and runner versions.
 pub fn bucket_id(signature: &str) -> String {
-    format!("{:08x}", (fnv1a(signature.as_bytes()) >> 32) as u32)
-}
-
-/// The 64-bit FNV-1a hash of `bytes`.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    format!("{:08x}", (runner_core::shard::fnv1a(signature.as_bytes()) >> 32) as u32)
 }
 
 #[cfg(test)]

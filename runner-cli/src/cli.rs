@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use runner_core::shard::Partition;
 use runner_core::Mode;
 
 use crate::exit_code;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Keep warm workers running and run the programs clients send on a Unix socket (`run
     /// --server`, `validate --server`, the runner_client Python package).
     Serve(ServeCmd),
+    /// Merge the results of a campaign's shards (`batch --shard K/N`) into one: JSONL, JUnit, the
+    /// summary and a Markdown report.
+    Merge(MergeCmd),
 }
 
 /// The flags every command that runs programs shares.
@@ -135,10 +139,13 @@ pub struct BatchCmd {
     /// Leave GPU 0 to the parent when several GPUs are counted (as run_and_validate does).
     #[arg(long)]
     pub skip_primary_device: bool,
-    /// Write one JSON object per program to FILE as each finishes.
+    /// Write one JSON object per program to FILE as each finishes. `DIR/` writes
+    /// `DIR/results-<K>-of-<N>.jsonl` for shard K of N (`DIR/results.jsonl` without a shard); `{K}`
+    /// and `{N}` in FILE are replaced by the shard's numbers.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Write a JUnit XML report to FILE at the end.
+    /// Write a JUnit XML report to FILE at the end. `DIR/` and `{K}`, `{N}` as for --output
+    /// (`junit-<K>-of-<N>.xml`).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Skip programs already recorded in the --output file, and append to it.
@@ -160,7 +167,8 @@ pub struct BatchCmd {
     /// Stop scheduling at the first failure and print how to reproduce it.
     #[arg(long)]
     pub fail_fast: bool,
-    /// After the first Ctrl-C, give running programs this many seconds before killing them.
+    /// After the first Ctrl-C (or SIGTERM), give running programs this many seconds before killing
+    /// them.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub interrupt_grace: f64,
     /// Write the campaign's report as one self-contained HTML page to FILE at the end.
@@ -169,6 +177,23 @@ pub struct BatchCmd {
     /// Write the campaign's report as Markdown to FILE at the end (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Run only shard K of N (K from 1). Without it, a Slurm array task or a Kubernetes Indexed Job
+    /// (with --shard-count) names the shard; `--shard 1/1` runs every program there.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// How programs are dealt out to shards: `hash` of each path relative to the inputs' common
+    /// directory (a program keeps its shard when others are added), or `slice` (the sorted list, every
+    /// N-th: exactly even, but shards move when the list changes).
+    #[arg(long, value_enum, value_name = "PARTITION", default_value_t = Partition::Hash)]
+    pub shard_by: Partition,
+    /// The number of shards of a Kubernetes Indexed Job (its completions), whose
+    /// JOB_COMPLETION_INDEX names the shard: Kubernetes gives no count.
+    #[arg(long, value_name = "N", env = "RUNNER_SHARD_COUNT")]
+    pub shard_count: Option<u32>,
+    /// Print the programs this batch would run (its shard's, less those --resume finds recorded),
+    /// one a line, and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// No progress display.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -200,6 +225,28 @@ pub struct ReportCmd {
     /// that match are ignored, and every entry is listed with its hits.
     #[arg(long, value_name = "FILE")]
     pub known_issues: Option<PathBuf>,
+}
+
+/// `runner merge`.
+#[derive(Debug, Args)]
+pub struct MergeCmd {
+    /// The shards' results files (`runner batch -o`), or directories holding them (their
+    /// `*-<K>-of-<N>.jsonl` files).
+    #[arg(value_name = "FILES|DIR", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write the merged records (the latest of each program) to FILE as JSONL.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write a JUnit XML report of the merged records to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown report to FILE (`-` for stdout); it is also appended to
+    /// $GITHUB_STEP_SUMMARY when that is set.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write the merged campaign's report as one self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// `runner bench`.

@@ -19,6 +19,9 @@ pub enum CliError {
     /// A program run through `runner serve` (`--server`) got no result: no server, or it failed.
     #[error(transparent)]
     Server(#[from] crate::serve_client::ClientError),
+    /// `runner merge` could not merge (bad inputs, an unwritable output).
+    #[error(transparent)]
+    Merge(#[from] crate::merge::MergeError),
     /// Writing the report failed.
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
@@ -37,6 +40,7 @@ impl CliError {
             CliError::Usage(_) | CliError::Setup(_) => exit_code::USAGE,
             CliError::Server(e) if e.is_setup() => exit_code::USAGE,
             CliError::EngineFailed(_) | CliError::Server(_) | CliError::Io(_) => exit_code::INCOMPLETE,
+            CliError::Merge(e) => e.exit_code(),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! `runner`: parse the command line, dispatch to the subcommand, print any error on one line, exit
 //! with its code. The modules layer without a circle: `cli` (clap types) and `settings` (flags to a
-//! validated configuration) below the commands (`report` for run/validate, `batch`, `bench`,
-//! `serve`), which share `reporter`, `text`, `chart` and `error`; `serve_protocol` is the server's
-//! wire format, which `serve` and the client side of `run`/`validate --server` (`serve_client`)
-//! both speak.
+//! validated configuration) below the commands (`report` for run/validate, `batch` with its `shard`,
+//! `bench`, `merge`, `report_command`, `serve`), which share `reporter`, `stats`, `campaign`, `junit`,
+//! `html`, `markdown`, `text`, `chart` and `error`; `serve_protocol` is the server's wire format,
+//! which `serve` and the client side of `run`/`validate --server` (`serve_client`) both speak.
 
 mod batch;
 mod bench;
@@ -17,6 +17,7 @@ mod inputs;
 mod junit;
 mod known_issues;
 mod markdown;
+mod merge;
 mod output_file;
 mod programs;
 mod report;
@@ -26,6 +27,7 @@ mod serve;
 mod serve_client;
 mod serve_protocol;
 mod settings;
+mod shard;
 mod stats;
 mod text;
 
@@ -85,5 +87,6 @@ fn execute(command: Command) -> Result<i32, CliError> {
         Command::Bench(cmd) => bench::execute(cmd),
         Command::Report(cmd) => report_command::execute(cmd),
         Command::Serve(cmd) => serve::execute(cmd),
+        Command::Merge(cmd) => merge::execute(cmd),
     }
 }

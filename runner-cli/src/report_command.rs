@@ -143,7 +143,7 @@ struct Outputs {
 fn key(line: &[u8]) -> Option<u64> {
     let id: Identity<'_> = serde_json::from_slice(line).ok()?;
     let bytes = id.program_bytes.unwrap_or_else(|| id.program.as_bytes().to_vec());
-    Some(crate::campaign::fnv1a(&bytes))
+    Some(runner_core::shard::fnv1a(&bytes))
 }
 
 /// Calls `f` with each whole line of `path` and its offset; a last line without its newline (a

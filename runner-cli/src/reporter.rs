@@ -4,7 +4,8 @@
 //! JUnit report (written at the end from the records on disk by [`crate::junit`], from the JSONL
 //! file or, without one, from a private spool of the same records), the progress display (a bar on
 //! a terminal, a plain line every few seconds otherwise, nothing with `--quiet`) and the summary
-//! (counts, rate, throughput, slowest programs and failure buckets with their reproduce commands).
+//! (counts, rate, throughput, slowest programs and failure buckets with their reproduce commands,
+//! as text or Markdown). `runner merge` prints the same [`Summary`] from the shards' records.
 //! Nothing here keeps a record once it is written.
 
 use std::collections::HashMap;
@@ -18,13 +19,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use runner_core::classify::{classify, signature, IgnorePatterns, Status};
+use runner_core::shard::ShardRecord;
 use runner_core::{EngineFailure, Mode, RunResult};
 
 use runner_embed::dispatcher::{CancelReason, Event};
 
 use crate::campaign::{Campaign, CommandTime};
 use crate::junit;
-use crate::stats::Stats;
+use crate::stats::{Finished, Stats};
 use crate::text::shell_quote_path;
 
 /// How often a non-terminal progress line is printed.
@@ -45,13 +47,18 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     started_at: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<String>,
+    signature: Option<&'a str>,
     /// For an ignored failure: the pattern that matched (`--ignore-pattern` or `--known-issues`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    ignored_by: Option<String>,
+    ignored_by: Option<&'a str>,
     /// For a failure a `--known-issues` entry matched: the entry's issue and note.
     #[serde(skip_serializing_if = "Option::is_none")]
-    known_issue: Option<runner_core::classify::KnownIssue>,
+    known_issue: Option<&'a runner_core::classify::KnownIssue>,
+    /// For a failure: the command that runs the program again as the batch ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reproduce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a ShardRecord>,
 }
 
 /// One JSONL line for a program the engine could not run: no returncode, no output, only what
@@ -69,6 +76,8 @@ struct EngineFailedRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     started_at: Option<f64>,
     engine_failure: &'a EngineFailure,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a ShardRecord>,
 }
 
 /// A JSONL file the reporter writes: the results file (`--output`) or the JUnit report's spool.
@@ -245,6 +254,8 @@ pub struct Reporter {
     campaign: Option<Campaign>,
     /// Where the HTML and Markdown reports go, and the page's title.
     pages: Pages,
+    /// The shard this batch is, if it is one.
+    shard: Option<Sharded>,
 }
 
 /// The report pages a batch writes at the end (`--html`, `--markdown`).
@@ -260,6 +271,14 @@ pub struct Pages {
     pub command: String,
 }
 
+/// A sharded batch: the `shard` object of its records, and how its summary says which shard ran.
+pub struct Sharded {
+    /// Every record's `shard`.
+    pub record: ShardRecord,
+    /// The summary's line (`shard 2 of 8 (hash partition, from Slurm array task 5 of 1-8): ...`).
+    pub line: String,
+}
+
 /// Where a reporter writes, besides its summary on stdout.
 pub struct Outputs {
     /// The JSONL results file (its lock shared with the Ctrl-C handler, which exits cleanly).
@@ -273,6 +292,8 @@ pub struct Outputs {
     pub command_started: Instant,
     /// The report pages.
     pub pages: Pages,
+    /// The shard this batch is, if it is one.
+    pub shard: Option<Sharded>,
 }
 
 impl Reporter {
@@ -283,7 +304,7 @@ impl Reporter {
         mode: Mode,
         ignore: IgnorePatterns,
         known_issues_from: usize,
-        Outputs { results, junit, quiet, command_started, pages }: Outputs,
+        Outputs { results, junit, quiet, command_started, pages, shard }: Outputs,
         reproduce: String,
     ) -> Self {
         let campaign = (pages.html.is_some() || pages.markdown.is_some()).then(|| {
@@ -306,6 +327,7 @@ impl Reporter {
             running: HashMap::new(),
             campaign,
             pages,
+            shard,
         }
     }
 
@@ -337,7 +359,7 @@ impl Reporter {
             }
             Event::EngineFailed { index, worker, program, failure, duration } => {
                 let started_at = self.running.remove(&index);
-                self.write(&EngineFailedRecord {
+                let line = serde_json::to_vec(&EngineFailedRecord {
                     success: false,
                     program: &program,
                     mode: self.mode,
@@ -347,39 +369,55 @@ impl Reporter {
                     status: ENGINE_FAILED,
                     started_at,
                     engine_failure: &failure,
+                    shard: self.shard.as_ref().map(|s| &s.record),
                 });
+                self.write(line);
                 self.stats.add_engine_failure(&program, index, worker, duration, &failure);
             }
             Event::ProgramFinished { index, worker, result } => {
                 let started_at = self.running.remove(&index);
                 let status = classify(&result, &self.ignore);
                 let sig = status.is_failure().then(|| signature(&result));
-                let ignored_by = (status == Status::Ignored).then(|| self.ignore.matching(&result)).flatten();
+                let reproduce = sig.is_some().then(|| reproduce_command(&self.reproduce, &result.program));
+                let matched = (status == Status::Ignored).then(|| self.ignore.matching(&result)).flatten();
+                let ignored_by = matched.map(|i| self.ignore.pattern(i).to_string());
                 let known_issue =
-                    ignored_by.filter(|i| *i >= self.known_issues_from).map(|i| self.ignore.issue(i).clone());
-                self.write(&Record {
+                    matched.filter(|i| *i >= self.known_issues_from).map(|i| self.ignore.issue(i));
+                let line = serde_json::to_vec(&Record {
                     result: &result,
                     index,
                     worker,
                     status,
                     started_at,
-                    signature: sig.clone(),
-                    ignored_by: ignored_by.map(|i| self.ignore.pattern(i).to_string()),
+                    signature: sig.as_deref(),
+                    ignored_by: ignored_by.as_deref(),
                     known_issue,
+                    reproduce: reproduce.as_deref(),
+                    shard: self.shard.as_ref().map(|s| &s.record),
                 });
-                self.stats.add_result(&result, status, ignored_by, sig.as_deref());
+                self.write(line);
+                self.stats.add_result(Finished {
+                    program: &result.program,
+                    duration: result.duration,
+                    leaked_pipes: result.leaked_pipes,
+                    status,
+                    signature: sig.as_deref(),
+                    ignored_by: ignored_by.as_deref(),
+                    reproduce: reproduce.as_deref(),
+                    retries: result.retries().count(),
+                });
             }
         }
         self.progress.tick(&self.stats, self.started);
     }
 
-    /// Writes one record to the results file and the JUnit spool.
-    fn write(&mut self, record: &impl Serialize) {
+    /// Writes one record (serialised) to the results file and the JUnit spool.
+    fn write(&mut self, record: serde_json::Result<Vec<u8>>) {
         let spool = self.junit.as_mut().and_then(|j| j.spool.as_mut());
         if self.results.is_none() && spool.is_none() && self.campaign.is_none() {
             return;
         }
-        let mut line = match serde_json::to_vec(record) {
+        let mut line = match record {
             Ok(line) => line,
             Err(e) => {
                 self.stats.add_error(format!("cannot write a result as JSON: {e}"));
@@ -473,12 +511,12 @@ impl Reporter {
         let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         let summary = Summary {
             stats: &self.stats,
-            mode: self.mode,
-            ignore: &self.ignore,
-            known_issues_from: self.known_issues_from,
-            reproduce: &self.reproduce,
-            wall,
-            startup,
+            what: format!("{} mode", self.mode),
+            wall: Some(Timing { wall, startup }),
+            notes: self.shard.iter().map(|s| s.line.clone()).collect(),
+            known_issues: (self.known_issues_from..self.ignore.len())
+                .map(|i| (self.ignore.pattern(i).to_string(), self.ignore.issue(i).clone()))
+                .collect(),
         };
         summary.write(&mut out, color, interrupted, fail_fast)?;
         if let Some(text) = markdown_to_stdout {
@@ -489,26 +527,39 @@ impl Reporter {
     }
 }
 
-/// The summary sink: what `runner batch` prints at the end.
-struct Summary<'a> {
-    stats: &'a Stats,
-    mode: Mode,
-    ignore: &'a IgnorePatterns,
-    known_issues_from: usize,
-    reproduce: &'a str,
+/// `runner run` and what changes how the batch runs programs (`prefix`, [`crate::text::reproduce_prefix`]),
+/// then the program.
+pub fn reproduce_command(prefix: &str, program: &Path) -> String {
+    format!("{prefix} {}", shell_quote_path(program))
+}
+
+/// A run's wall time, with the engine start-up in it.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
     /// The whole command's wall time, in seconds.
-    wall: f64,
+    pub wall: f64,
     /// How much of it went to starting the engines (the zygote and its preloads).
-    startup: f64,
+    pub startup: f64,
+}
+
+/// The summary sink: what `runner batch` prints at the end, and `runner merge` for a campaign.
+pub struct Summary<'a> {
+    /// The numbers.
+    pub stats: &'a Stats,
+    /// What ran, for the headline's parenthesis (`warm mode`, `3 shards merged`).
+    pub what: String,
+    /// The run's wall time, when there is one run to time (a merge has none).
+    pub wall: Option<Timing>,
+    /// Lines said after the counts (the shard that ran, the shards merged).
+    pub notes: Vec<String>,
+    /// The entries of a known-issues file (pattern, issue and note), each listed with its hits,
+    /// those not hit too.
+    pub known_issues: Vec<(String, runner_core::classify::KnownIssue)>,
 }
 
 impl Summary<'_> {
-    /// The command that re-runs one program as the batch ran it.
-    fn reproduce_command(&self, program: &Path) -> String {
-        format!("{} {}", self.reproduce, shell_quote_path(program))
-    }
-
-    fn write(
+    /// Writes the summary as text (`color`: with ANSI colours, for a terminal).
+    pub fn write(
         &self,
         out: &mut dyn Write,
         color: bool,
@@ -516,7 +567,6 @@ impl Summary<'_> {
         fail_fast: bool,
     ) -> std::io::Result<()> {
         let stats = self.stats;
-        let wall = self.wall;
         let n = |s: Status| stats.count(s);
         let paint = |text: &str, code: &str| {
             if color {
@@ -530,10 +580,10 @@ impl Summary<'_> {
         writeln!(out)?;
         writeln!(
             out,
-            "{headline} {} of {} programs run ({} mode){}{}",
+            "{headline} {} of {} programs run ({}){}{}",
             stats.done,
             stats.total,
-            self.mode,
+            self.what,
             if stats.skipped > 0 {
                 format!(", {} already recorded (--resume)", stats.skipped)
             } else {
@@ -564,16 +614,26 @@ impl Summary<'_> {
                 stats.cancelled()
             )?;
         }
+        for note in &self.notes {
+            writeln!(out, "  {note}")?;
+        }
         let rate = if stats.done > 0 { 100.0 * failures as f64 / stats.done as f64 } else { 0.0 };
-        let startup = self.startup;
-        let per_sec = stats.done as f64 / wall.max(1e-9);
-        let per_sec_running = stats.done as f64 / (wall - startup).max(1e-9);
-        writeln!(out, "  failure rate {rate:.1}%, wall {wall:.2}s, of which {startup:.2}s engine start-up")?;
-        writeln!(
-            out,
-            "  throughput {per_sec:.1} programs/s ({:.0}/h) over the wall, {per_sec_running:.1} programs/s once started",
-            per_sec * 3600.0
-        )?;
+        match self.wall {
+            Some(Timing { wall, startup }) => {
+                let per_sec = stats.done as f64 / wall.max(1e-9);
+                let per_sec_running = stats.done as f64 / (wall - startup).max(1e-9);
+                writeln!(
+                    out,
+                    "  failure rate {rate:.1}%, wall {wall:.2}s, of which {startup:.2}s engine start-up"
+                )?;
+                writeln!(
+                    out,
+                    "  throughput {per_sec:.1} programs/s ({:.0}/h) over the wall, {per_sec_running:.1} programs/s once started",
+                    per_sec * 3600.0
+                )?;
+            }
+            None => writeln!(out, "  failure rate {rate:.1}%")?,
+        }
         if let Some(mean) = stats.mean_duration() {
             writeln!(out, "  average program time {mean:.3}s")?;
         }
@@ -584,18 +644,18 @@ impl Summary<'_> {
                 stats.leaks()
             )?;
         }
-        for (i, count) in stats.ignored_by().filter(|(i, _)| *i < self.known_issues_from) {
-            writeln!(out, "  ignored {count}x by pattern {:?}", self.ignore.pattern(i))?;
+        let known = |pattern: &str| self.known_issues.iter().any(|(p, _)| p == pattern);
+        for (pattern, count) in stats.ignored_by().filter(|(p, _)| !known(p)) {
+            writeln!(out, "  ignored {count}x by pattern {pattern:?}")?;
         }
-        if self.ignore.len() > self.known_issues_from {
+        if !self.known_issues.is_empty() {
             // Every entry of the known-issues file, hit or not: one not hit any more may be fixed.
-            let hits: std::collections::BTreeMap<usize, usize> = stats.ignored_by().collect();
+            let hits: std::collections::BTreeMap<&str, usize> = stats.ignored_by().collect();
             writeln!(out, "Known issues:")?;
-            for i in self.known_issues_from..self.ignore.len() {
-                let issue = self.ignore.issue(i);
-                let name = issue.issue.clone().unwrap_or_else(|| format!("{:?}", self.ignore.pattern(i)));
+            for (pattern, issue) in &self.known_issues {
+                let name = issue.issue.clone().unwrap_or_else(|| format!("{pattern:?}"));
                 let note = issue.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
-                match hits.get(&i) {
+                match hits.get(pattern.as_str()) {
                     Some(n) => writeln!(out, "  {n:>5}x {name}{note}")?,
                     None => writeln!(out, "      0x {name}{note}: not hit in this run (fixed?)")?,
                 }
@@ -623,7 +683,7 @@ impl Summary<'_> {
             for (sig, b) in buckets {
                 writeln!(out, "  {:>5}x {} [{}]", b.count, paint(sig, "1"), b.status.as_str())?;
                 writeln!(out, "         e.g. {}", b.example.display())?;
-                writeln!(out, "         reproduce: {}", self.reproduce_command(&b.example))?;
+                writeln!(out, "         reproduce: {}", b.reproduce)?;
             }
         }
         if stats.unbucketed() > 0 {
@@ -641,11 +701,10 @@ impl Summary<'_> {
             writeln!(out, "runner error: ... and {} more", error_count - errors.len())?;
         }
         if fail_fast {
-            if let Some(p) = stats.first_failure() {
+            if let Some((_, reproduce)) = stats.first_failure() {
                 writeln!(
                     out,
-                    "Stopped at the first failure (--fail-fast). Reproduce it with:\n  {}",
-                    self.reproduce_command(p)
+                    "Stopped at the first failure (--fail-fast). Reproduce it with:\n  {reproduce}"
                 )?;
             }
         }

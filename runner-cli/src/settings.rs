@@ -5,6 +5,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
+use runner_core::shard::{Chosen, Shard, ShardError, Source};
 use runner_core::{DevicePolicy, ProgramSpec, Purpose, RunConfig};
 
 use crate::cli::RunFlags;
@@ -30,6 +31,9 @@ pub enum SettingsError {
     /// A flag value out of range.
     #[error("invalid value for {flag}: {reason}")]
     BadValue { flag: &'static str, reason: String },
+    /// The scheduler's variables name no shard.
+    #[error("cannot tell which shard to run: {0}")]
+    Shard(ShardError),
 }
 
 /// One program with everything needed to run it.
@@ -106,6 +110,33 @@ pub fn run_config(flags: &RunFlags) -> Result<RunConfig, SettingsError> {
     config.max_programs_per_executor = flags.max_programs_per_executor;
     config.seed = flags.seed;
     Ok(config)
+}
+
+/// The shard a batch runs: `--shard K/N`, else the one a Slurm array task or a Kubernetes Indexed
+/// Job (`JOB_COMPLETION_INDEX` of `--shard-count`) names in the environment, else none.
+pub fn shard(flag: Option<&str>, count: Option<u32>) -> Result<Option<Chosen>, SettingsError> {
+    if count == Some(0) {
+        return Err(SettingsError::BadValue { flag: "--shard-count", reason: "must be at least 1".into() });
+    }
+    if let Some(spec) = flag {
+        if count.is_some() {
+            return Err(SettingsError::BadValue {
+                flag: "--shard-count",
+                reason: "it is for a Kubernetes Indexed Job (RUNNER_SHARD_COUNT sets it too); --shard K/N gives its own count"
+                    .into(),
+            });
+        }
+        let shard: Shard = spec
+            .parse()
+            .map_err(|e: ShardError| SettingsError::BadValue { flag: "--shard", reason: e.to_string() })?;
+        return Ok(Some(Chosen { shard, source: Source::Flag, origin: format!("--shard {shard}") }));
+    }
+    runner_core::shard::from_environment(|name| std::env::var(name).ok(), count).map_err(SettingsError::Shard)
+}
+
+/// Whether `RUNNER_DEBUG` asks for the debug lines (set, not empty, not `0`).
+pub fn debug() -> bool {
+    std::env::var_os("RUNNER_DEBUG").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The longest any duration flag may be: a billion seconds (about 31 years). Longer is a mistake,

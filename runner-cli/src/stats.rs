@@ -1,6 +1,7 @@
 //! The numbers of a batch, kept apart from every output: counts per verdict, failure buckets, the
 //! slowest programs, engine failures and other runner errors. Pure bookkeeping, unit-tested; the
-//! reporter's sinks (JSONL, JUnit, progress, summary) read it. Its memory does not grow with the
+//! reporter's sinks (JSONL, JUnit, progress, summary) read it, for a batch as its results come and
+//! for `runner merge` as it reads the shards' records (a [`Finished`] is what both have). Its memory does not grow with the
 //! corpus: everything kept per program or per message is bounded ([`SLOWEST`], [`MAX_BUCKETS`],
 //! [`MAX_ERRORS`]) and the rest is counted.
 
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use runner_core::classify::Status;
-use runner_core::{EngineFailure, RunResult};
+use runner_core::EngineFailure;
 
 /// How many of the slowest programs are kept.
 pub const SLOWEST: usize = 5;
@@ -29,6 +30,30 @@ pub struct Bucket {
     pub count: usize,
     /// Its first program.
     pub example: PathBuf,
+    /// The command that runs its first program again as the batch ran it.
+    pub reproduce: String,
+}
+
+/// What the statistics take of a program's result: a batch's result as it comes, or a record that
+/// `runner merge` reads back.
+#[derive(Clone, Copy, Debug)]
+pub struct Finished<'a> {
+    /// The program.
+    pub program: &'a Path,
+    /// Its duration in seconds.
+    pub duration: f64,
+    /// It left processes holding its output.
+    pub leaked_pipes: bool,
+    /// The verdict.
+    pub status: Status,
+    /// The bucket signature, for a failure.
+    pub signature: Option<&'a str>,
+    /// The ignore pattern that matched, for an ignored failure.
+    pub ignored_by: Option<&'a str>,
+    /// The reproduce command, for a failure.
+    pub reproduce: Option<&'a str>,
+    /// The failed runs before the last (`--retries`).
+    pub retries: usize,
 }
 
 /// Everything counted so far. Memory stays flat however many programs run: the slowest list, the
@@ -42,7 +67,7 @@ pub struct Stats {
     /// Programs that ended, with a result or an engine failure.
     pub done: usize,
     counts: BTreeMap<Status, usize>,
-    ignored_by: BTreeMap<usize, usize>,
+    ignored_by: BTreeMap<String, usize>,
     buckets: BTreeMap<String, Bucket>,
     unbucketed: usize,
     slowest: Vec<(f64, PathBuf)>,
@@ -50,7 +75,7 @@ pub struct Stats {
     timed: usize,
     errors: Vec<String>,
     error_count: usize,
-    first_failure: Option<PathBuf>,
+    first_failure: Option<(PathBuf, String)>,
     leaks: usize,
     cancelled: Vec<PathBuf>,
     /// Flaky programs (passed on a retry) with their failed runs, the first [`MAX_FLAKY`].
@@ -66,40 +91,46 @@ impl Stats {
         Stats { total, skipped, ..Stats::default() }
     }
 
-    /// Counts a result with its verdict, the ignore pattern that matched (for `Ignored`) and its
-    /// bucket signature (for failures).
-    pub fn add_result(
-        &mut self,
-        result: &RunResult,
-        status: Status,
-        ignored_by: Option<usize>,
-        signature: Option<&str>,
-    ) {
+    /// Counts a result.
+    pub fn add_result(&mut self, f: Finished<'_>) {
+        let Finished { program, duration, leaked_pipes, status, signature, ignored_by, reproduce, retries } =
+            f;
         *self.counts.entry(status).or_default() += 1;
         if status == Status::Flaky && self.flaky.len() < MAX_FLAKY {
-            self.flaky.push((result.program.clone(), result.retries().count()));
+            self.flaky.push((program.to_path_buf(), retries));
         }
-        if let (Status::Ignored, Some(i)) = (status, ignored_by) {
-            *self.ignored_by.entry(i).or_default() += 1;
+        if let (Status::Ignored, Some(pattern)) = (status, ignored_by) {
+            match self.ignored_by.get_mut(pattern) {
+                Some(n) => *n += 1,
+                None => {
+                    self.ignored_by.insert(pattern.to_string(), 1);
+                }
+            }
         }
         if let Some(sig) = signature {
+            let reproduce = reproduce.unwrap_or_default();
             if let Some(b) = self.buckets.get_mut(sig) {
                 b.count += 1;
             } else if self.buckets.len() < MAX_BUCKETS {
-                let b = Bucket { status, count: 1, example: result.program.clone() };
+                let b = Bucket {
+                    status,
+                    count: 1,
+                    example: program.to_path_buf(),
+                    reproduce: reproduce.to_string(),
+                };
                 self.buckets.insert(sig.to_string(), b);
             } else {
                 self.unbucketed += 1;
             }
-            self.first_failure.get_or_insert_with(|| result.program.clone());
+            self.first_failure.get_or_insert_with(|| (program.to_path_buf(), reproduce.to_string()));
         }
-        if result.leaked_pipes {
+        if leaked_pipes {
             self.leaks += 1;
         }
-        self.total_duration += result.duration;
+        self.total_duration += duration;
         self.timed += 1;
-        if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|s| s.0 < result.duration) {
-            self.slowest.push((result.duration, result.program.clone()));
+        if self.slowest.len() < SLOWEST || self.slowest.last().is_some_and(|s| s.0 < duration) {
+            self.slowest.push((duration, program.to_path_buf()));
             self.slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
             self.slowest.truncate(SLOWEST);
         }
@@ -183,9 +214,9 @@ impl Stats {
         self.unbucketed
     }
 
-    /// How many failures each ignore pattern (by index) absorbed.
-    pub fn ignored_by(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.ignored_by.iter().map(|(i, n)| (*i, *n))
+    /// How many failures each ignore pattern absorbed, by the pattern's text.
+    pub fn ignored_by(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.ignored_by.iter().map(|(p, n)| (p.as_str(), *n))
     }
 
     /// The slowest programs, slowest first, at most [`SLOWEST`].
@@ -203,9 +234,9 @@ impl Stats {
         self.timed
     }
 
-    /// The first program that failed.
-    pub fn first_failure(&self) -> Option<&Path> {
-        self.first_failure.as_deref()
+    /// The first program that failed, and its reproduce command.
+    pub fn first_failure(&self) -> Option<(&Path, &str)> {
+        self.first_failure.as_ref().map(|(p, r)| (p.as_path(), r.as_str()))
     }
 
     /// Programs that left processes holding their output.
@@ -222,42 +253,44 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runner_core::{EngineFailureKind, Mode, Truncated};
+    use runner_core::EngineFailureKind;
 
-    fn result(program: &str, returncode: i32, duration: f64) -> RunResult {
-        RunResult {
-            success: returncode == 0,
-            stdout: String::new(),
-            stderr: String::new(),
-            returncode,
-            program: program.into(),
-            mode: Mode::Warm,
-            device: None,
+    /// A result of `program` with `status`, its signature and ignore pattern, taking `duration`.
+    fn result<'a>(
+        program: &'a str,
+        status: Status,
+        duration: f64,
+        signature: Option<&'a str>,
+        ignored_by: Option<&'a str>,
+    ) -> Finished<'a> {
+        Finished {
+            program: Path::new(program),
             duration,
-            timed_out: false,
-            truncated: Truncated::default(),
             leaked_pipes: false,
-            attempts: Vec::new(),
-            program_time: None,
+            status,
+            signature,
+            ignored_by,
+            reproduce: signature.map(|_| "runner run it"),
+            retries: 0,
         }
     }
 
     #[test]
     fn counts_failures_and_buckets_by_signature_largest_first() {
         let mut s = Stats::new(5, 0);
-        s.add_result(&result("/a.py", 0, 0.1), Status::Passed, None, None);
-        s.add_result(&result("/b.py", 1, 0.1), Status::Failed, None, Some("ValueError: x"));
-        s.add_result(&result("/c.py", -11, 0.1), Status::Crashed, None, Some("SIGSEGV"));
-        s.add_result(&result("/d.py", 1, 0.1), Status::Failed, None, Some("SIGSEGV"));
-        s.add_result(&result("/e.py", 1, 0.1), Status::Ignored, Some(0), None);
+        s.add_result(result("/a.py", Status::Passed, 0.1, None, None));
+        s.add_result(result("/b.py", Status::Failed, 0.1, Some("ValueError: x"), None));
+        s.add_result(result("/c.py", Status::Crashed, 0.1, Some("SIGSEGV"), None));
+        s.add_result(result("/d.py", Status::Failed, 0.1, Some("SIGSEGV"), None));
+        s.add_result(result("/e.py", Status::Ignored, 0.1, None, Some("K.*")));
         assert_eq!((s.done, s.failures(), s.count(Status::Passed), s.count(Status::Ignored)), (5, 3, 1, 1));
         let buckets = s.buckets();
         assert_eq!(buckets[0].0, "SIGSEGV");
         assert_eq!((buckets[0].1.count, buckets[0].1.status), (2, Status::Crashed));
         assert_eq!(buckets[0].1.example, PathBuf::from("/c.py"));
         assert_eq!(buckets[1].0, "ValueError: x");
-        assert_eq!(s.ignored_by().collect::<Vec<_>>(), vec![(0, 1)]);
-        assert_eq!(s.first_failure(), Some(Path::new("/b.py")));
+        assert_eq!(s.ignored_by().collect::<Vec<_>>(), vec![("K.*", 1)]);
+        assert_eq!(s.first_failure(), Some((Path::new("/b.py"), "runner run it")));
         assert_eq!(s.status_line(), "3 failed, 1 ignored");
     }
 
@@ -265,7 +298,7 @@ mod tests {
     fn keeps_only_the_slowest_and_the_mean_of_all() {
         let mut s = Stats::new(8, 0);
         for i in 0..8 {
-            s.add_result(&result(&format!("/{i}.py"), 0, i as f64), Status::Passed, None, None);
+            s.add_result(result(&format!("/{i}.py"), Status::Passed, i as f64, None, None));
         }
         let slowest: Vec<f64> = s.slowest().iter().map(|(d, _)| *d).collect();
         assert_eq!(slowest, vec![7.0, 6.0, 5.0, 4.0, 3.0]);
@@ -278,15 +311,23 @@ mod tests {
         let n = MAX_BUCKETS + 7;
         let mut s = Stats::new(n, 0);
         for i in 0..n {
-            let r = result(&format!("/{i}.py"), 1, 0.1);
-            s.add_result(&r, Status::Failed, None, Some(&format!("E{i}")));
+            let (program, sig) = (format!("/{i}.py"), format!("E{i}"));
+            s.add_result(result(&program, Status::Failed, 0.1, Some(&sig), None));
         }
         // A signature that has its bucket still counts into it after the bound.
-        s.add_result(&result("/again.py", 1, 0.1), Status::Failed, None, Some("E0"));
+        s.add_result(result("/again.py", Status::Failed, 0.1, Some("E0"), None));
         assert_eq!((s.buckets().len(), s.unbucketed()), (MAX_BUCKETS, 7));
         assert_eq!(
             s.buckets()[0],
-            ("E0", &Bucket { status: Status::Failed, count: 2, example: "/0.py".into() })
+            (
+                "E0",
+                &Bucket {
+                    status: Status::Failed,
+                    count: 2,
+                    example: "/0.py".into(),
+                    reproduce: "runner run it".into()
+                }
+            )
         );
         for i in 0..MAX_ERRORS + 3 {
             s.add_error(format!("e{i}"));

@@ -9,11 +9,15 @@
 //! failure, so no worker takes another program once it holds), and interrupts ([`Cancel`]: the first
 //! Ctrl-C or SIGTERM stops scheduling and gives running programs a grace; the second, or the grace's
 //! end, kills them). A program killed by a cancellation has no result of its own: it is reported as
-//! [`Event::ProgramCancelled`], never as a crash, so `--resume` runs it again.
+//! [`Event::ProgramCancelled`], never as a crash, so `--resume` runs it again. So is one that a
+//! scheduler's termination killed: Slurm (at a time limit, a preemption, `scancel`) and a machine's
+//! shutdown send SIGTERM to every process of the job, runner's programs and its engine's processes
+//! included, not only to runner; a program that ends by SIGTERM or SIGKILL, or whose engine died,
+//! around runner's own interrupt is a casualty of it ([`TERMINATION_WINDOW`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -108,9 +112,19 @@ pub enum Event {
     },
 }
 
+/// How long a result that a termination signal could have caused (the program ended by SIGTERM or
+/// SIGKILL, or its engine died) waits for runner's own interrupt before it counts as the program's
+/// result. A scheduler signals every process of the job at once, and the program's end can reach a
+/// worker before the signal handler has run (it runs on a thread of its own); a result that comes
+/// with the interrupt, before or after it, is not the program's doing, and `--resume` runs the
+/// program again. Outside an interrupt this only delays such results.
+pub const TERMINATION_WINDOW: Duration = Duration::from_millis(500);
+
 #[derive(Debug, Default)]
 struct CancelState {
     reason: Mutex<Option<CancelReason>>,
+    /// Signalled (under `reason`'s lock) when an interrupt comes.
+    interrupt_came: Condvar,
     /// Running programs were killed (the grace ended, a second interrupt).
     killed: AtomicBool,
     interrupts: AtomicUsize,
@@ -156,6 +170,29 @@ impl Cancel {
         self.0.interrupts.load(Ordering::SeqCst) > 0
     }
 
+    /// Whether an interrupt came, or comes within `window`.
+    fn interrupted_within(&self, window: Duration) -> bool {
+        let deadline = Instant::now() + window;
+        let mut guard = self.0.reason.lock().unwrap_or_else(|e| e.into_inner());
+        while !self.interrupted() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            guard = self.0.interrupt_came.wait_timeout(guard, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+
+    /// Counts an interrupt and wakes whoever waits for one; returns whether it is the first.
+    fn note_interrupt(&self) -> bool {
+        let first = self.0.interrupts.fetch_add(1, Ordering::SeqCst) == 0;
+        crate::note_stopping();
+        let _guard = self.0.reason.lock().unwrap_or_else(|e| e.into_inner());
+        self.0.interrupt_came.notify_all();
+        first
+    }
+
     /// Installs the interrupt policy for SIGINT and SIGTERM: the first cancels the run and kills the
     /// running programs after `grace`; the second kills them at once. `events` hears of both. If
     /// the workers have not come back `abandon_after` a kill, `abandon` is called (it should end
@@ -178,7 +215,7 @@ impl Cancel {
             });
         };
         ctrlc::set_handler(move || {
-            if cancel.0.interrupts.fetch_add(1, Ordering::SeqCst) == 0 {
+            if cancel.note_interrupt() {
                 // Fail-fast may have cancelled already; the interrupt still gets its grace.
                 cancel.cancel(CancelReason::Interrupt);
                 let _ =
@@ -343,12 +380,19 @@ fn spawn_workers<'scope, 'env: 'scope>(
                     let started = Instant::now();
                     let ran = run_with_retries(&mut engine, &job.spec, retry, &cancel);
                     let (index, program) = (job.index, job.spec.path);
-                    // What ends by runner's kill during a cancellation is not the program's result.
-                    let killed_by_us = cancel.killed()
-                        && match &ran {
-                            Ok(r) => r.returncode == -libc::SIGKILL && !r.timed_out,
-                            Err(_) => true,
-                        };
+                    // What ends by runner's kill during a cancellation is not the program's result,
+                    // nor what ends by the termination that interrupted runner.
+                    let killed_by_us = match &ran {
+                        Ok(r) if r.timed_out => false,
+                        Ok(r) if r.returncode == -libc::SIGKILL => {
+                            cancel.killed() || cancel.interrupted_within(TERMINATION_WINDOW)
+                        }
+                        Ok(r) if r.returncode == -libc::SIGTERM => {
+                            cancel.interrupted_within(TERMINATION_WINDOW)
+                        }
+                        Ok(_) => false,
+                        Err(_) => cancel.killed() || cancel.interrupted_within(TERMINATION_WINDOW),
+                    };
                     let event = if killed_by_us {
                         Event::ProgramCancelled { index, worker, program }
                     } else {

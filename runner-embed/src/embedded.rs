@@ -868,6 +868,14 @@ impl EmbeddedEngine {
             match self.run_embedded(spec) {
                 // The run is being stopped: what died was killed by runner.
                 Err(error) if crate::killed() => return Err(error),
+                // A zygote that dies as the run is interrupted (a scheduler's SIGTERM reaches every
+                // process of the job) is a casualty of the same termination: the program is not run
+                // again (the dispatcher records no result, and `--resume` runs it).
+                Err(EngineError::ZygoteDied)
+                    if crate::stopping_within(crate::dispatcher::TERMINATION_WINDOW) =>
+                {
+                    return Err(EngineError::ZygoteDied)
+                }
                 // The program ran again in an executor of a new zygote; a program that outlives two
                 // zygotes gets python's result.
                 Err(EngineError::ZygoteDied) if zygote_deaths < 2 => {

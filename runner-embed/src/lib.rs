@@ -32,6 +32,35 @@ pub(crate) fn killed() -> bool {
     KILLED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// Set at the first interrupt (Ctrl-C, SIGTERM: a scheduler's termination reaches every process of
+/// the job at once, the zygote too), and the condition that wakes whoever waits for it.
+static STOPPING: (std::sync::Mutex<bool>, std::sync::Condvar) =
+    (std::sync::Mutex::new(false), std::sync::Condvar::new());
+
+/// Notes that the run is being stopped by an interrupt: from now on an engine that sees its zygote
+/// die does not start another to run the program again (the death is a casualty of the same
+/// termination; `--resume` runs the program).
+pub(crate) fn note_stopping() {
+    let mut stopping = STOPPING.0.lock().unwrap_or_else(|e| e.into_inner());
+    *stopping = true;
+    STOPPING.1.notify_all();
+}
+
+/// Whether the run is being stopped, or an interrupt comes within `window` (a termination sent to
+/// every process may reach the zygote before runner's own handler has run).
+pub(crate) fn stopping_within(window: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + window;
+    let mut stopping = STOPPING.0.lock().unwrap_or_else(|e| e.into_inner());
+    while !*stopping && !killed() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        stopping = STOPPING.1.wait_timeout(stopping, left).unwrap_or_else(|e| e.into_inner()).0;
+    }
+    true
+}
+
 /// Releases what the runner made for its programs that outlives them (its cgroup directory); call
 /// as the runner ends.
 pub fn finish() {

@@ -201,11 +201,9 @@ fn assert_record_shape(r: &Value, mode: &str, workers: usize) {
             r["signature"]
         );
     }
-    assert_eq!(
-        keys.remove("ignored_by"),
-        status == "ignored",
-        "{ctx}: the pattern exactly for an ignored failure"
-    );
+    // A failure's record carries its reproduce command, an ignored failure's the pattern that matched.
+    assert_eq!(keys.remove("reproduce"), failure, "{ctx}: a reproduce command exactly for a failure");
+    assert_eq!(keys.remove("ignored_by"), status == "ignored", "{ctx}: ignored_by exactly when ignored");
     // Warm mode reruns a failure in a fresh executor unless it already ran in one; the corpus is
     // deterministic, so a failure checked that way must have been confirmed.
     if keys.remove("confirmed") {

@@ -1,14 +1,17 @@
 //! Project automation, run as `cargo xtask <task>`:
 //!
 //! - `test`: create or reuse the cached test Python environments (numpy, torch; the newest torch),
-//!   then run every test, the torch tests once more against the newest torch, and the static checks
-//!   (`cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc` without warnings).
+//!   install Slurm when it is missing and this runs as root (the Slurm test starts a one-node
+//!   cluster), then run every test, the torch tests once more against the newest torch, and the
+//!   static checks (`cargo fmt --check`, `cargo clippy -D warnings`, `cargo doc` without warnings).
 //! - `demo`: the main job: build runner and run the bundled example programs.
-//! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md.
+//! - `bench`: run the standard benchmark corpora and rewrite BENCHMARKS.md (`--only memory` and
+//!   `--only shards` are steps of their own, each with its section).
 //! - `testenv`: only create or reuse the test environment and print its Python.
 
 mod bench;
 mod fuzz;
+mod shards;
 mod testenv;
 
 use std::path::{Path, PathBuf};
@@ -40,8 +43,10 @@ enum Task {
     Bench {
         /// Only these corpora (empty, pure_python, numpy, torch_eager, torch_compile), or the memory
         /// step: `memory` (a million empty programs; writes its section of BENCHMARKS.md) or
-        /// `memory-quick` (ten thousand; prints its table), or the serve step: `serve` (one program
-        /// at a time through `runner serve` beside `runner batch`; writes its section).
+        /// `memory-quick` (ten thousand; prints its table), the serve step: `serve` (one program at
+        /// a time through `runner serve` beside `runner batch`; writes its section), or the sharding
+        /// step: `shards` (the shard choice over a million paths, a merge of ten million records, the
+        /// hash's evenness; writes its section) or `shards-quick` (smaller; prints it).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
     },
@@ -89,6 +94,7 @@ fn has_nextest() -> bool {
 fn test(extra: &[String]) -> Result<()> {
     let root = root();
     let python = testenv::ensure(&root)?;
+    ensure_debian_packages();
     // The end-to-end tests run the `runner` binary itself, which building the tests does not build.
     run(Command::new("cargo").args(["build", "-p", "runner-cli"]).current_dir(&root))?;
     let nextest = has_nextest();
@@ -109,6 +115,82 @@ fn test(extra: &[String]) -> Result<()> {
     // documented without broken links. Run after the tests so that a lint never hides a failing test.
     let checks = static_checks(&root);
     all.and(torch_newest).and(checks)
+}
+
+/// What a test needs from Debian: the packages, the programs of theirs it runs, and the test.
+struct DebianNeed {
+    /// What it is, for messages.
+    what: &'static str,
+    /// The packages that bring it.
+    packages: &'static [&'static str],
+    /// The programs of those packages the test runs.
+    programs: &'static [&'static str],
+    /// The test that needs it.
+    test: &'static str,
+}
+
+/// Slurm's controller, node daemon and clients, and munge (its authentication), for
+/// `tests/tests/slurm.rs`; headless Chromium, which opens the HTML reports in `tests/tests/report.rs`.
+const DEBIAN_NEEDS: &[DebianNeed] = &[
+    DebianNeed {
+        what: "Slurm",
+        packages: &["slurmctld", "slurmd", "slurm-client", "munge"],
+        programs: &["munged", "slurmctld", "slurmd", "sbatch", "scancel", "scontrol"],
+        test: "the Slurm test",
+    },
+    DebianNeed {
+        what: "Chromium",
+        packages: &["chromium", "fonts-dejavu-core"],
+        programs: &["chromium"],
+        test: "the browser tests of the HTML report",
+    },
+];
+
+/// Installs with apt-get what a test needs from Debian when a program of it is missing and this
+/// runs as root (as on a fresh CI machine); says why not otherwise. Never fatal: without it, the
+/// test that needs it fails in CI (`CI` set) and skips elsewhere, and every other test still runs.
+fn ensure_debian_packages() {
+    let found = |p: &str| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+            .any(|d| d.join(p).is_file())
+    };
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut lists_updated = false;
+    for need in DEBIAN_NEEDS {
+        let Some(missing) = need.programs.iter().find(|p| !found(p)) else { continue };
+        if !root || !found("apt-get") {
+            eprintln!(
+                "xtask: {missing} is missing and cannot be installed here (needs root and apt-get): {} fails in CI and skips otherwise; install {}",
+                need.test,
+                need.packages.join(" ")
+            );
+            continue;
+        }
+        let install = || {
+            let mut cmd = Command::new("apt-get");
+            cmd.args(["install", "-y", "--no-install-recommends"])
+                .args(need.packages)
+                .env("DEBIAN_FRONTEND", "noninteractive");
+            cmd
+        };
+        // A fresh machine may have no package lists yet.
+        let installed = run(&mut install()).or_else(|_| {
+            if lists_updated {
+                return Err(anyhow::anyhow!("apt-get install failed"));
+            }
+            lists_updated = true;
+            run(Command::new("apt-get").arg("update")).and_then(|()| run(&mut install()))
+        });
+        if let Err(e) = installed {
+            eprintln!(
+                "xtask: installing {} failed ({e:#}): {} fails in CI and skips otherwise",
+                need.what, need.test
+            );
+        }
+    }
 }
 
 /// `cargo fmt --check`, `cargo clippy --all-targets -D warnings` and `cargo doc` without warnings, each
