@@ -132,8 +132,13 @@ pub fn execute(cmd: BatchCmd) -> Result<i32, CliError> {
         }
         format!("runner batch {}", inputs.join(" "))
     };
-    let pages =
-        Pages { html: cmd.html.clone(), markdown: cmd.markdown.clone(), title, command: command_line() };
+    let pages = Pages {
+        html: cmd.html.clone(),
+        markdown: cmd.markdown.clone(),
+        title,
+        command: command_line(),
+        results: output.clone(),
+    };
 
     let skipped = done.count();
     let size = selection.as_ref().map_or(programs.len(), Selection::size);

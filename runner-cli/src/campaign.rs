@@ -109,6 +109,9 @@ pub struct Line<'a> {
     /// The `CUDA_VISIBLE_DEVICES` it was given.
     #[serde(default)]
     pub device: Option<String>,
+    /// Its place in the campaign's sorted program list.
+    #[serde(default)]
+    pub index: Option<usize>,
     /// The worker that ran it.
     #[serde(default)]
     pub worker: Option<usize>,
@@ -160,6 +163,8 @@ pub struct KnownIssueHit {
 pub struct Example {
     /// The program.
     pub program: String,
+    /// Its place in the sorted program list, when the record says.
+    pub index: Option<usize>,
     /// Its returncode.
     pub returncode: Option<i64>,
     /// Its duration.
@@ -191,7 +196,8 @@ pub struct Bucket {
     pub confirmed: usize,
     /// See `confirmed`.
     pub unconfirmed: usize,
-    /// Its first program's result.
+    /// Its example: the program first in the campaign's sorted list (the first recorded, without
+    /// indices), so that the same results give the same report however the workers raced.
     pub example: Example,
     /// More of its programs, the first [`MORE_EXAMPLES`].
     pub more: Vec<String>,
@@ -424,38 +430,46 @@ impl Campaign {
     }
 
     fn add_to_bucket(&mut self, sig: &str, status: &str, r: &Line<'_>) {
+        let example = || Example {
+            program: r.program.to_string(),
+            index: r.index,
+            returncode: r.returncode,
+            duration: r.duration,
+            device: r.device.clone(),
+            mode: r.mode.clone(),
+            stdout: r.stdout.clone().unwrap_or_default().0,
+            stderr: r.stderr.clone().unwrap_or_default().0,
+            reproduce: r.reproduce.clone(),
+        };
         if !self.buckets.contains_key(sig) {
             if self.buckets.len() >= MAX_BUCKETS {
                 self.unbucketed += 1;
                 return;
             }
-            let example = Example {
-                program: r.program.to_string(),
-                returncode: r.returncode,
-                duration: r.duration,
-                device: r.device.clone(),
-                mode: r.mode.clone(),
-                stdout: r.stdout.clone().unwrap_or_default().0,
-                stderr: r.stderr.clone().unwrap_or_default().0,
-                reproduce: r.reproduce.clone(),
-            };
             let bucket = Bucket {
                 signature: sig.to_string(),
                 id: bucket_id(sig),
                 status: status.to_string(),
-                count: 0,
+                count: 1,
                 confirmed: 0,
                 unconfirmed: 0,
-                example,
+                example: example(),
                 more: Vec::new(),
             };
             self.buckets.insert(sig.to_string(), bucket);
+        } else if let Some(bucket) = self.buckets.get_mut(sig) {
+            bucket.count += 1;
+            let earlier = matches!((r.index, bucket.example.index), (Some(new), Some(old)) if new < old);
+            let other = if earlier {
+                std::mem::replace(&mut bucket.example, example()).program
+            } else {
+                r.program.to_string()
+            };
+            if bucket.more.len() < MORE_EXAMPLES {
+                bucket.more.push(other);
+            }
         }
         let Some(bucket) = self.buckets.get_mut(sig) else { return };
-        bucket.count += 1;
-        if bucket.count > 1 && bucket.more.len() < MORE_EXAMPLES {
-            bucket.more.push(r.program.to_string());
-        }
         match r.confirmed {
             Some(true) => bucket.confirmed += 1,
             Some(false) => bucket.unconfirmed += 1,
@@ -570,6 +584,18 @@ mod tests {
         assert_eq!(c.bucket("2").unwrap().1.signature, "SIGSEGV");
         assert_eq!(c.bucket(&bucket_id("SIGSEGV")).unwrap().0, 2);
         assert!(c.bucket("3").unwrap_err().contains("no bucket 3"));
+    }
+
+    #[test]
+    fn a_bucket_s_example_is_its_first_program_in_the_sorted_list_however_the_workers_raced() {
+        let c = campaign(&[
+            r#"{"program":"/c.py","index":2,"status":"failed","returncode":1,"signature":"E","stderr":"c"}"#,
+            r#"{"program":"/a.py","index":0,"status":"failed","returncode":1,"signature":"E","stderr":"a"}"#,
+            r#"{"program":"/b.py","index":1,"status":"failed","returncode":1,"signature":"E","stderr":"b"}"#,
+        ]);
+        let b = c.buckets()[0];
+        assert_eq!((b.example.program.as_str(), b.example.stderr.as_str(), b.count), ("/a.py", "a", 3));
+        assert_eq!(b.more, ["/c.py", "/b.py"]);
     }
 
     #[test]

@@ -278,6 +278,8 @@ pub struct Merged {
     missing_shards: Vec<u32>,
     /// The report of the merged records, when asked for.
     report: Option<crate::campaign::Campaign>,
+    /// The merged JSONL, when it was written.
+    output: Option<PathBuf>,
 }
 
 impl Merged {
@@ -303,6 +305,10 @@ impl Merged {
             wall: None,
             notes,
             known_issues: Vec::new(),
+            report_command: self
+                .output
+                .as_deref()
+                .map(|p| format!("runner report {}", crate::text::shell_quote_path(p))),
         }
     }
 
@@ -486,6 +492,7 @@ pub fn merge(
         parts,
         missing_shards,
         report,
+        output: outputs.jsonl.clone(),
     })
 }
 

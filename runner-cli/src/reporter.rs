@@ -35,49 +35,70 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// The `status` of the record of a program the engine could not run to a result.
 pub const ENGINE_FAILED: &str = "engine_failed";
 
-/// One JSONL line: the result plus where and how it ran.
+/// Now, in seconds since the Unix epoch (a record's `started_at`).
+pub fn now_epoch() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// One JSONL line: the result plus where and how it ran (a batch's, and `runner serve`'s `-o`).
 #[derive(Serialize)]
-struct Record<'a> {
+pub struct Record<'a> {
+    /// What the program did.
     #[serde(flatten)]
-    result: &'a RunResult,
-    index: usize,
-    worker: usize,
-    status: Status,
+    pub result: &'a RunResult,
+    /// Its place in the input list (a server: the request's number).
+    pub index: usize,
+    /// The worker that ran it.
+    pub worker: usize,
+    /// The verdict.
+    pub status: Status,
     /// When the program started, in seconds since the Unix epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
-    started_at: Option<f64>,
+    pub started_at: Option<f64>,
+    /// A failure's bucket signature.
     #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<&'a str>,
+    pub signature: Option<&'a str>,
     /// For an ignored failure: the pattern that matched (`--ignore-pattern` or `--known-issues`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    ignored_by: Option<&'a str>,
+    pub ignored_by: Option<&'a str>,
     /// For a failure a `--known-issues` entry matched: the entry's issue and note.
     #[serde(skip_serializing_if = "Option::is_none")]
-    known_issue: Option<&'a runner_core::classify::KnownIssue>,
+    pub known_issue: Option<&'a runner_core::classify::KnownIssue>,
     /// For a failure: the command that runs the program again as the batch ran it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reproduce: Option<&'a str>,
+    pub reproduce: Option<&'a str>,
+    /// The shard that ran it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    shard: Option<&'a ShardRecord>,
+    pub shard: Option<&'a ShardRecord>,
 }
 
 /// One JSONL line for a program the engine could not run: no returncode, no output, only what
 /// failed. `--resume` runs such a program again.
 #[derive(Serialize)]
-struct EngineFailedRecord<'a> {
-    success: bool,
+pub struct EngineFailedRecord<'a> {
+    /// Always false.
+    pub success: bool,
+    /// The program.
     #[serde(flatten, serialize_with = "runner_core::program_path::serialize")]
-    program: &'a Path,
-    mode: Mode,
-    duration: f64,
-    index: usize,
-    worker: usize,
-    status: &'static str,
+    pub program: &'a Path,
+    /// The mode it was to run in.
+    pub mode: Mode,
+    /// Seconds from taking it to the failure.
+    pub duration: f64,
+    /// As [`Record::index`].
+    pub index: usize,
+    /// As [`Record::worker`].
+    pub worker: usize,
+    /// [`ENGINE_FAILED`].
+    pub status: &'static str,
+    /// As [`Record::started_at`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    started_at: Option<f64>,
-    engine_failure: &'a EngineFailure,
+    pub started_at: Option<f64>,
+    /// What failed.
+    pub engine_failure: &'a EngineFailure,
+    /// As [`Record::shard`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    shard: Option<&'a ShardRecord>,
+    pub shard: Option<&'a ShardRecord>,
 }
 
 /// A JSONL file the reporter writes: the results file (`--output`) or the JUnit report's spool.
@@ -269,6 +290,8 @@ pub struct Pages {
     pub title: String,
     /// The command line as typed.
     pub command: String,
+    /// The results file (`-o`), which `runner report` reads.
+    pub results: Option<PathBuf>,
 }
 
 /// A sharded batch: the `shard` object of its records, and how its summary says which shard ran.
@@ -335,8 +358,7 @@ impl Reporter {
     pub fn handle(&mut self, event: Event) {
         match event {
             Event::ProgramStarted { index, .. } => {
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-                self.running.insert(index, now);
+                self.running.insert(index, now_epoch());
                 return;
             }
             Event::RunStarted { .. } | Event::RunFinished { .. } => return,
@@ -514,6 +536,11 @@ impl Reporter {
             what: format!("{} mode", self.mode),
             wall: Some(Timing { wall, startup }),
             notes: self.shard.iter().map(|s| s.line.clone()).collect(),
+            report_command: self
+                .pages
+                .results
+                .as_deref()
+                .map(|p| format!("runner report {}", shell_quote_path(p))),
             known_issues: (self.known_issues_from..self.ignore.len())
                 .map(|i| (self.ignore.pattern(i).to_string(), self.ignore.issue(i).clone()))
                 .collect(),
@@ -555,6 +582,9 @@ pub struct Summary<'a> {
     /// The entries of a known-issues file (pattern, issue and note), each listed with its hits,
     /// those not hit too.
     pub known_issues: Vec<(String, runner_core::classify::KnownIssue)>,
+    /// `runner report FILE`, when the records are in a results file: each bucket then says how to
+    /// get its issue body (`runner report FILE --bucket ID`).
+    pub report_command: Option<String>,
 }
 
 impl Summary<'_> {
@@ -684,6 +714,9 @@ impl Summary<'_> {
                 writeln!(out, "  {:>5}x {} [{}]", b.count, paint(sig, "1"), b.status.as_str())?;
                 writeln!(out, "         e.g. {}", b.example.display())?;
                 writeln!(out, "         reproduce: {}", b.reproduce)?;
+                if let Some(report) = &self.report_command {
+                    writeln!(out, "         issue: {report} --bucket {}", crate::campaign::bucket_id(sig))?;
+                }
             }
         }
         if stats.unbucketed() > 0 {

@@ -31,16 +31,16 @@ use crossbeam_channel::{Receiver, Sender};
 use serde::Serialize;
 use serde_json::Value;
 
-use runner_core::classify::{classify, signature, IgnorePatterns, Status};
+use runner_core::classify::{classify, signature, IgnorePatterns};
 use runner_core::device::{self, CUDA_VISIBLE_DEVICES};
-use runner_core::{DevicePolicy, EngineFailure, Mode, ProgramSpec, Purpose, RunResult};
+use runner_core::{DevicePolicy, Mode, ProgramSpec, Purpose, RunResult};
 use runner_embed::dispatcher::{self, Cancel, CancelReason, Event, Job};
 use runner_embed::Engines;
 
 use crate::cli::ServeCmd;
 use crate::error::CliError;
 use crate::exit_code;
-use crate::reporter::JsonlFile;
+use crate::reporter::{EngineFailedRecord, JsonlFile, Record};
 use crate::serve_protocol::{ErrorKind, Hello, Request, Response, ServeError, PROTOCOL, VERSION};
 use crate::settings::{self, SettingsError};
 
@@ -507,52 +507,37 @@ fn not_run() -> ServeError {
     ServeError::new(ErrorKind::ShuttingDown, "the server is stopping: the program was not run")
 }
 
-/// One `-o` line: the same keys as a batch's records (reporter.rs), `index` being the request's
-/// number since the server started.
-#[derive(Serialize)]
-struct Record<'a> {
-    #[serde(flatten)]
-    result: &'a RunResult,
-    index: usize,
-    worker: usize,
-    status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<String>,
-}
-
-/// One `-o` line for a program the engine could not run (a batch's `engine_failed` record).
-#[derive(Serialize)]
-struct EngineFailedRecord<'a> {
-    success: bool,
-    #[serde(flatten, serialize_with = "runner_core::program_path::serialize")]
-    program: &'a Path,
-    mode: Mode,
-    duration: f64,
-    index: usize,
-    worker: usize,
-    status: &'static str,
-    engine_failure: &'a EngineFailure,
-}
-
 /// The main thread's side: answers requests from their programs' events and writes the records.
 struct Router<'a> {
     shared: &'a Shared,
     results: Option<JsonlFile>,
     mode: Mode,
-    /// The requests whose program a worker started, and on which worker.
-    started: HashMap<usize, usize>,
+    /// The requests whose program a worker started: the worker, and when.
+    started: HashMap<usize, (usize, f64)>,
 }
 
 impl Router<'_> {
     fn handle(&mut self, event: Event) {
         match event {
             Event::ProgramStarted { index, worker } => {
-                self.started.insert(index, worker);
+                self.started.insert(index, (worker, crate::reporter::now_epoch()));
             }
             Event::ProgramFinished { index, worker, result } => {
                 let status = classify(&result, &IgnorePatterns::default());
                 let sig = status.is_failure().then(|| signature(&result));
-                self.write(&Record { result: &result, index, worker, status, signature: sig });
+                let started_at = self.started.get(&index).map(|s| s.1);
+                self.write(&Record {
+                    result: &result,
+                    index,
+                    worker,
+                    status,
+                    started_at,
+                    signature: sig.as_deref(),
+                    ignored_by: None,
+                    known_issue: None,
+                    reproduce: None,
+                    shard: None,
+                });
                 let told = self.shared.verbose.then(|| {
                     let (program, outcome) = (result.program.display(), result.outcome());
                     format!(
@@ -563,6 +548,7 @@ impl Router<'_> {
                 self.answer(index, told, Ok(result));
             }
             Event::EngineFailed { index, worker, program, failure, duration } => {
+                let started_at = self.started.get(&index).map(|s| s.1);
                 self.write(&EngineFailedRecord {
                     success: false,
                     program: &program,
@@ -571,7 +557,9 @@ impl Router<'_> {
                     index,
                     worker,
                     status: crate::reporter::ENGINE_FAILED,
+                    started_at,
                     engine_failure: &failure,
+                    shard: None,
                 });
                 let told = self.shared.verbose.then(|| {
                     format!(

@@ -271,6 +271,10 @@ fn buckets(summary: &str) -> BTreeMap<String, Bucket> {
             .next()
             .and_then(|l| l.strip_prefix("reproduce: "))
             .unwrap_or_else(|| panic!("bucket {signature:?}: no `reproduce: COMMAND` line in\n{summary}"));
+        // With a results file, `issue: runner report FILE --bucket ID` follows.
+        if lines.peek().is_some_and(|l| l.starts_with("issue: runner report ")) {
+            lines.next();
+        }
         let bucket = Bucket {
             count,
             status: status.to_string(),

@@ -135,6 +135,27 @@ fn shards_merge_into_what_one_machine_gives(partition: &str) {
     assert_eq!(merged_out.status.code(), Some(1), "{ctx}: merge: {}", describe(&merged_out));
     let merged = records(&merged_jsonl);
     assert_same_results(&single, &merged, &ctx);
+    // `runner report` reads the shards' directory as it reads the merged file: the same campaign.
+    let report_of = |input: &Path| {
+        let out = finish(runner().arg("report").arg(input));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{ctx}: runner report {}: {}",
+            input.display(),
+            describe(&out)
+        );
+        let md = text(&out.stdout);
+        let counts = md.lines().find(|l| l.starts_with("13 programs: ")).map(String::from);
+        let buckets: Vec<String> =
+            md.lines().filter(|l| l.starts_with("| ") && l.contains(" | `")).map(String::from).collect();
+        (counts.unwrap_or_else(|| panic!("{ctx}: no counts line in\n{md}")), buckets)
+    };
+    assert_eq!(
+        report_of(&out),
+        report_of(&merged_jsonl),
+        "{ctx}: runner report of the shards and of the merge"
+    );
     assert_same_summary(&text(&single_out.stdout), &text(&merged_out.stdout), &single, &ctx);
     assert!(
         text(&merged_out.stdout).contains("(3 of 3 shards merged, warm mode)"),
