@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::de::IgnoredAny;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use runner_core::classify::KnownIssue;
 
@@ -40,25 +40,7 @@ pub fn is_failure(status: &str) -> bool {
     matches!(status, "failed" | "crashed" | "timed_out" | "engine_failed")
 }
 
-/// A string kept to its first and last `CAP / 2` bytes.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Capped<const CAP: usize>(pub String);
-
-impl<'de, const CAP: usize> Deserialize<'de> for Capped<CAP> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor<const CAP: usize>;
-        impl<const CAP: usize> serde::de::Visitor<'_> for Visitor<CAP> {
-            type Value = Capped<CAP>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Capped(crate::junit::cap(s, CAP)))
-            }
-        }
-        deserializer.deserialize_str(Visitor::<CAP>)
-    }
-}
+pub use crate::junit::Capped;
 
 /// The shard a record came from.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -114,8 +114,10 @@ struct Verdict<'a> {
 }
 
 /// A string cut to at most `CAP` bytes as it is read: the first and last half, and a line between
-/// them saying how many bytes were left out. The whole string is never kept.
-struct Capped<const CAP: usize>(String);
+/// them saying how many bytes were left out. The whole string is never kept. (The reports'
+/// [`crate::campaign`] reads outputs this way too.)
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Capped<const CAP: usize>(pub String);
 
 impl<'de, const CAP: usize> Deserialize<'de> for Capped<CAP> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -149,7 +151,7 @@ pub fn cap(s: &str, cap: usize) -> String {
         tail += 1;
     }
     format!(
-        "{}\n[runner: {} bytes left out here; JUnit keeps the first and last {} KiB of each output]\n{}",
+        "{}\n[runner: {} bytes left out here; reports keep the first and last {} KiB of each output, the JSONL all of it]\n{}",
         &s[..head],
         tail - head,
         half / 1024,

@@ -458,7 +458,7 @@ fn junit_cases_carry_at_most_64_kib_of_each_output_and_the_report_is_well_formed
             big_case[element].as_str().unwrap_or_else(|| panic!("big.py has no <{element}>: {big_case}"));
         let half = JUNIT_OUTPUT_CAP / 2;
         let marker = format!(
-            "\n[runner: {} bytes left out here; JUnit keeps the first and last 32 KiB of each output]\n",
+            "\n[runner: {} bytes left out here; reports keep the first and last 32 KiB of each output, the JSONL all of it]\n",
             whole.len() - JUNIT_OUTPUT_CAP
         );
         assert_eq!(
