@@ -474,15 +474,42 @@ fn junit_cases_carry_at_most_64_kib_of_each_output_and_the_report_is_well_formed
     );
 }
 
-/// The largest resident set of this test's child processes so far (`ru_maxrss` of
-/// `RUSAGE_CHILDREN`), in bytes: each runner and every process of it that it reaped. nextest runs
-/// each test in a process of its own, so this is this test's.
-fn children_peak_rss() -> u64 {
-    // SAFETY: rusage is plain data that getrusage fills in.
+/// Runs `cmd` to its end with its output in files and returns it with the peak resident set of
+/// that one process (and what it reaped), in bytes: `wait4`'s `ru_maxrss`, which other tests
+/// running beside this one in the same test process do not reach (as `RUSAGE_CHILDREN` would under
+/// `cargo test`). Killed, and the test failed, past [`HANG_LIMIT`].
+fn finish_measured(cmd: &mut Command) -> (Output, u64) {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    // Reaped below by wait4 itself, which gives its rusage; std's wait would not.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("start runner");
+    let pid = child.id() as libc::pid_t;
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if watchdog.recv_timeout(HANG_LIMIT).is_err() {
+            // SAFETY: a plain signal to our own child, not yet reaped (we are still in wait4).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid `who` and a pointer to a rusage we own.
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
-    usage.ru_maxrss as u64 * 1024
+    // SAFETY: our own child's pid, and pointers to locals we own.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let _ = done.send(());
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    let out = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: std::fs::read(&out_path).unwrap(),
+        stderr: std::fs::read(&err_path).unwrap(),
+    };
+    (out, usage.ru_maxrss as u64 * 1024)
 }
 
 #[test]
@@ -501,7 +528,7 @@ fn a_batch_with_junit_does_not_keep_the_programs_outputs_in_memory() {
     }
     let jsonl = dir.path().join("results.jsonl");
     let junit = dir.path().join("junit.xml");
-    let out = finish(
+    let (out, peak) = finish_measured(
         runner()
             .args(["batch", "-q", "--workers", "2", "--output"])
             .arg(&jsonl)
@@ -514,7 +541,6 @@ fn a_batch_with_junit_does_not_keep_the_programs_outputs_in_memory() {
     assert_eq!(records.len(), PROGRAMS);
     assert!(records.iter().all(|r| r["stdout"].as_str().is_some_and(|s| s.len() == OUTPUT)));
     let total = (PROGRAMS * OUTPUT) as u64;
-    let peak = children_peak_rss();
     assert!(
         peak < total,
         "the runner's peak RSS ({} MiB) reached the programs' whole output ({} MiB): outputs were kept",
