@@ -45,6 +45,8 @@ fn main() {
     }
     // Before anything installs a handler (Ctrl-C): what programs must start with.
     runner_embed::record_inherited_signals();
+    // Python under ProgramRunner starts with descriptors 0 to 2 only: the runner's are not the programs'.
+    runner_embed::keep_inherited_descriptors_from_programs();
     let code = match cli::parse() {
         Ok(cli) => match execute(cli.command) {
             Ok(code) => code,

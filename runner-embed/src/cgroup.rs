@@ -102,15 +102,23 @@ impl Cgroup {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         // A cgroup can only go once it is empty: what is left is killed, then it goes when the kernel
-        // has seen the last of them (killed processes leave a moment after the signal).
-        for attempt in 0..200 {
+        // has seen the last of them (killed processes leave a moment after the signal; a process
+        // that has just exited, usually within microseconds). Waits from 20 µs, doubling up to 5 ms,
+        // a second in all: this runs once per program, so a fixed wait would be paid by every one.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let mut wait = std::time::Duration::from_micros(20);
+        for attempt in 0.. {
             if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
                 return;
             }
             if attempt == 0 {
                 self.kill_all();
             }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            if std::time::Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(std::time::Duration::from_millis(5));
         }
     }
 }

@@ -20,7 +20,9 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use runner_core::exit::ExitStatus;
 use runner_core::{Attempt, Mode, ProgramSpec, RunConfig, RunResult};
 
-use crate::protocol::{self, FromExecutor, FromZygote, ProgramDone, RunProgram, Setup, ToZygote};
+use crate::protocol::{
+    self, FromExecutor, FromZygote, ProgramDone, RetireReason, RunProgram, Setup, ToZygote,
+};
 use crate::supervise::{supervise, Limits, Outcome, Watched};
 use crate::worker::{WORKER_FD, WORKER_SUBCOMMAND};
 use crate::{unix, EngineError};
@@ -644,6 +646,11 @@ impl ExecutorRun<'_> {
     /// Takes the executor's word on how its program ended.
     fn done(&mut self, done: &ProgramDone) {
         self.ex.program_time = Some(done.program_time);
+        if done.reason == Some(RetireReason::ChannelMoved) {
+            // What the program did with runner's descriptor (python has none there) may be in its
+            // output: the result is python's, from the fallback.
+            self.failed = Some(EngineError::Channel(RetireReason::ChannelMoved.to_string()));
+        }
         if !self.warm {
             self.ex.alive = false;
             return;

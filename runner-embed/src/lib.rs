@@ -74,6 +74,12 @@ pub fn record_inherited_signals() {
     unix::record_inherited_signals();
 }
 
+/// Keeps the descriptors the runner inherited (above 2) from the programs it runs, as python under
+/// `ProgramRunner` starts without them. Call first thing in `main`.
+pub fn keep_inherited_descriptors_from_programs() {
+    unix::cloexec_inherited_descriptors();
+}
+
 pub mod subprocess;
 pub mod worker;
 

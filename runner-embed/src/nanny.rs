@@ -137,23 +137,46 @@ pub fn main() -> ! {
     if nix::unistd::getppid().as_raw() != runner {
         exit(0);
     }
-    // Into the program's cgroup before python exists, so that python and all it starts are there.
-    if !cgroup.is_empty() {
-        let procs = std::path::Path::new(cgroup).join("cgroup.procs");
-        let _ = std::fs::write(procs, std::process::id().to_string());
-    }
+    // python starts in the program's cgroup, so that it and all it starts are there: forked into it
+    // where the kernel can (clone3), else moved there before it execs. The nanny stays out: it is
+    // not the program's, and moving a process costs what a hundred forks do.
+    let cgroup_dir: Option<OwnedFd> = (!cgroup.is_empty())
+        .then(|| {
+            nix::fcntl::open(
+                std::path::Path::new(cgroup),
+                nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+        })
+        .flatten();
+    let procs = CString::new(std::path::Path::new(cgroup).join("cgroup.procs").as_os_str().as_bytes()).ok();
     let argv: Vec<CString> = args[3..]
         .iter()
         .map(|a| CString::new(a.as_bytes()).unwrap_or_else(|_| CString::new("?").expect("no NUL")))
         .collect();
     let Ok((exec_r, exec_w)) = unix::pipe() else { exit(71) };
-    // SAFETY: the nanny is single-threaded; the child only calls async-signal-safe functions before
-    // execv (setpgid, sigaction, sigprocmask, close, execv, write, _exit).
-    let pid = unsafe { unix::fork_retrying() }.unwrap_or(-1);
+    // SAFETY: the nanny is single-threaded; the child only makes plain system calls before execv
+    // (open, write, setpgid, sigaction, sigprocmask, close, execv, _exit).
+    let forked = unsafe {
+        match &cgroup_dir {
+            Some(dir) => unix::fork_into_cgroup(dir.as_fd()),
+            None => unix::fork_retrying().map(|pid| (pid, true)),
+        }
+    };
+    let (pid, in_cgroup) = forked.unwrap_or((-1, true));
     if pid == 0 {
         drop(exec_r);
         // SAFETY: see above.
         unsafe {
+            if let (false, Some(procs)) = (in_cgroup, &procs) {
+                // "0" moves the writer itself.
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd >= 0 {
+                    libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                }
+            }
             libc::setpgid(0, 0);
             start_as_python_would(&ignored);
             libc::close(report.as_raw_fd());

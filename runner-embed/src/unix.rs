@@ -2,7 +2,7 @@
 //! non-blocking fds, process-group signals, and tying a child's life to its parent.
 
 use std::io;
-use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{killpg, Signal};
@@ -49,6 +49,29 @@ pub fn die_with_parent() -> io::Result<()> {
 /// starts for programs start with them ignored too, as they would from that parent. (SIGPIPE is left
 /// out: the Rust runtime ignores it before anything can look, and python ignores it on its own.)
 static INHERITED_IGNORED: std::sync::OnceLock<Vec<i32>> = std::sync::OnceLock::new();
+
+/// Marks every descriptor above 2 that the runner inherited close-on-exec, so that no process it
+/// starts (worker, nanny, hence no program) inherits it: python under `ProgramRunner`
+/// (`subprocess.run`, `close_fds=True`) starts with descriptors 0 to 2 only. The runner itself can
+/// still use them (`-o /dev/fd/3`). Call first thing in `main`, before any descriptor of its own.
+pub fn cloexec_inherited_descriptors() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC closes nothing; it only sets a flag.
+    if unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } == 0 {
+        return;
+    }
+    // Kernels before 5.11: one by one.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds.into_iter().filter(|fd| *fd > 2) {
+        // SAFETY: F_SETFD on a descriptor that may have closed meanwhile (the directory's own) only
+        // fails with EBADF.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 {
+            // SAFETY: see above.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
+        }
+    }
+}
 
 /// Records which signals the runner was started with ignored; call first thing in `main`.
 pub fn record_inherited_signals() {
@@ -212,6 +235,71 @@ pub fn kill_pipe_holders(pipes: &[BorrowedFd<'_>]) {
         });
         if holds {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// `clone3`'s argument (`struct clone_args` of linux/sched.h, as of Linux 5.7).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in the cgroup named by `CloneArgs::cgroup`.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Forks a child that starts in the cgroup whose directory `cgroup` is open on (`clone3` with
+/// `CLONE_INTO_CGROUP`), retried as [`fork_retrying`] is. Returns the pid (0 in the child) and whether
+/// the child is in the cgroup: where the kernel cannot (before Linux 5.7, a cgroup the runner may not
+/// write), this is a plain fork and the caller moves the child itself. Moving a process into a cgroup
+/// afterwards costs about 12 ms (the kernel waits for an RCU grace period); starting it there costs
+/// what a fork costs, which matters when every program gets a cgroup of its own.
+///
+/// # Safety
+/// As [`fork_retrying`], and more: the child is made by the system call itself, not by glibc's
+/// `fork`, so it runs no `pthread_atfork` handler and its thread descriptor still names its parent's
+/// thread. Until it execs, or forks again with glibc's `fork` (which gives that child a right one),
+/// the child may only make plain system calls: no `raise`, `pthread_kill` or anything that reads the
+/// thread's identity from glibc.
+pub unsafe fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> std::io::Result<(libc::pid_t, bool)> {
+    let mut pause = std::time::Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut args = CloneArgs {
+            flags: CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: cgroup.as_raw_fd() as u64,
+            ..CloneArgs::default()
+        };
+        // SAFETY: clone3 with a valid, fully initialised argument of the size given; the caller's
+        // promise covers the child (see above).
+        let pid = unsafe {
+            libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+        };
+        if pid >= 0 {
+            return Ok((pid as libc::pid_t, true));
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN | libc::ENOMEM) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(500));
+            }
+            Some(libc::EAGAIN | libc::ENOMEM) => return Err(err),
+            // No clone3 or no CLONE_INTO_CGROUP here, or a cgroup it cannot start a process in.
+            // SAFETY: the caller's promise, which covers fork too.
+            _ => return unsafe { fork_retrying() }.map(|pid| (pid, false)),
         }
     }
 }

@@ -64,6 +64,7 @@ pub fn runner() -> Command {
 
 /// What `python /abs/prog.py args...` does with stdin from /dev/null: the reference.
 pub fn python_reference(program: &Path, args: &[&str]) -> Output {
+    close_inherited_fds();
     Command::new(test_python())
         .arg(program)
         .args(args)
@@ -71,6 +72,16 @@ pub fn python_reference(program: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run the reference python")
+}
+
+/// Marks every descriptor above 2 of this test process close-on-exec, so that the reference python
+/// starts with descriptors 0 to 2 only, as ProgramRunner's `subprocess.run` (`close_fds=True`) starts
+/// it, whatever this process inherited (a CI job may leave some open). Done here rather than between
+/// fork and exec, so that the reference is still started as before (`posix_spawn`, whose signal
+/// set-up a `pre_exec` would change). The standard library opens everything close-on-exec already.
+pub fn close_inherited_fds() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC closes nothing; it only sets a flag.
+    unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) };
 }
 
 /// Python's returncode for a wait status: the exit code, or minus the signal number.
@@ -351,6 +362,8 @@ pub fn python_reference_sheltered(program: &Path) -> Output {
     cmd.arg(fixture("shelter.py")).arg(test_python()).arg(program);
     cmd.env_remove("CUDA_VISIBLE_DEVICES").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.process_group(0);
+    // Descriptors 0 to 2 only, as under ProgramRunner, then the report at 3.
+    close_inherited_fds();
     // SAFETY: dup2 is async-signal-safe; it clears close-on-exec on the copy.
     unsafe {
         cmd.pre_exec(

@@ -78,6 +78,7 @@ fn finish(cmd: &mut Command) -> Output {
 /// What `python /abs/prog.py` does under `env`: `runner_tests::python_reference` with an environment
 /// (that helper inherits the test's PYTHONUNBUFFERED, which this suite must control).
 fn reference(program: &Path, env: &[(&str, &str)]) -> Outcome {
+    runner_tests::close_inherited_fds();
     let mut cmd = Command::new(test_python());
     cmd.arg(program).env_remove("CUDA_VISIBLE_DEVICES").env_remove("VIRTUAL_ENV");
     let output = finish(with_env(&mut cmd, env));

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use runner_tests::{finish_within, python_reference_sheltered, returncode, runner, text, HANG_LIMIT};
+use runner_tests::{
+    finish_within, python_reference, python_reference_sheltered, returncode, runner, text, HANG_LIMIT,
+};
 use serde_json::Value;
 
 /// The hostile corpus, sorted.
@@ -198,6 +200,7 @@ runner_tests::per_mode!(warm, fork, subprocess; {
     a_program_that_leaves_its_session_is_killed_with_its_run,
     a_fork_bomb_next_door_costs_no_program_its_result,
     programs_start_with_the_signal_dispositions_runner_inherited,
+    programs_start_without_the_descriptors_runner_inherited,
 });
 
 mod faults {
@@ -619,6 +622,42 @@ fn programs_start_with_the_signal_dispositions_runner_inherited(mode: &str) {
     let mut cmd = runner();
     cmd.args(["batch", "-q", "--mode", mode, "--output"]).arg(&out).arg(&program);
     ignoring(&mut cmd);
+    let run = finish_within(&mut cmd, None, HANG_LIMIT);
+    assert_eq!(run.status.code(), Some(0), "{mode}: {}", text(&run.stderr));
+    let recs = records(&out);
+    assert_eq!(recs[0]["stdout"].as_str(), Some(text(&want.stdout).as_str()), "{mode}: {}", recs[0]);
+}
+
+fn programs_start_without_the_descriptors_runner_inherited(mode: &str) {
+    // A CI job, a shell or a scheduler may start runner with descriptors above 2 open (and not
+    // close-on-exec). python under ProgramRunner (subprocess.run, close_fds=True) never sees them, so
+    // a program that runner starts must not either: not at 3, not higher.
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("descriptors.py");
+    std::fs::write(
+        &program,
+        "import os\nfor fd in (3, 9, 200):\n    try:\n        os.fstat(fd)\n        print(fd, 'open')\n    except OSError:\n        print(fd, 'closed')\n",
+    )
+    .unwrap();
+    let want = python_reference(&program, &[]);
+    assert_eq!(text(&want.stdout), "3 closed\n9 closed\n200 closed\n", "python under ProgramRunner");
+    let out = dir.path().join("r.jsonl");
+    let mut cmd = runner();
+    cmd.args(["batch", "-q", "--mode", mode, "--output"]).arg(&out).arg(&program);
+    let file = std::fs::File::open(&program).unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: dup2 is async-signal-safe (it clears close-on-exec on the copies); between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for slot in [3, 9, 200] {
+                if libc::dup2(raw, slot) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
     let run = finish_within(&mut cmd, None, HANG_LIMIT);
     assert_eq!(run.status.code(), Some(0), "{mode}: {}", text(&run.stderr));
     let recs = records(&out);

@@ -191,9 +191,10 @@ pub(super) fn main(py: Python<'_>, sock: OwnedFd, modules: &super::zygote::Modul
         TOKEN.store(run.token, Ordering::Relaxed);
         match executor.run_one(run, fds) {
             Ok(mut done) => {
-                if done.reusable && executor.channel.intact().is_none() {
-                    // The program moved the socket to another descriptor: it could write on it in the
-                    // next program's time, so this executor takes no other program.
+                if executor.channel.intact().is_none() {
+                    // The program moved the socket to another descriptor: it saw runner's descriptor
+                    // where python has none (the supervisor then runs it as python), and it could
+                    // write on it in the next program's time, so this executor takes no other program.
                     done.reusable = false;
                     done.reason = Some(RetireReason::ChannelMoved);
                 }
@@ -325,11 +326,16 @@ impl Executor<'_> {
             // Let go of the program's output before the process winds down (tearing down a large
             // address space takes a while), then say how it ended.
             self.release_output();
+            // A program that moved the socket saw runner's descriptor: the supervisor runs it as python.
+            let reason = match self.channel.intact() {
+                Some(_) => finished.reason,
+                None => Some(RetireReason::ChannelMoved),
+            };
             let done = ProgramDone {
                 token: run_token(),
                 returncode: finished.code,
                 reusable: false,
-                reason: finished.reason,
+                reason,
                 program_time,
                 timings: None,
             };

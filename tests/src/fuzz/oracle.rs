@@ -169,6 +169,8 @@ pub struct Oracle {
 impl Oracle {
     /// A command with the batch's environment, run in `dir`.
     fn command(&self, program: &Path, settings: &Settings, dir: &Path) -> Command {
+        // python starts with descriptors 0 to 2 only, as under ProgramRunner.
+        crate::close_inherited_fds();
         let mut cmd = Command::new(program);
         for var in CLEARED_VARIABLES {
             cmd.env_remove(var);
