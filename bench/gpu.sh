@@ -16,6 +16,15 @@
 # bytecode: the compiler stack preloaded with runner's bytecode cache (the run that fills it, a run
 #          that reads it, --no-bytecode-cache) against the forkserver and reused-pool peers, 24 and 128
 #          programs
+# torchfuzz: torchfuzz's own programs (contrib/torchfuzz/generate.py over the torchfuzz copy in
+#          $TORCHFUZZ, TORCHFUZZ_COUNT seeds from 0) run as docs/torchfuzz.md says (warm, the compiler
+#          stack preloaded, -j 8, known issues, one retry, HTML report), through `runner serve` with
+#          runner_client (the first 16), and as `python prog.py` in a pool of 8; every program's
+#          returncode, stdout and stderr compared (bench/torchfuzz_gpu.py); fresh compiler caches
+# devices: on a machine with several GPUs, where programs land: runner batch (the policy's candidates,
+#          an inherited CUDA_VISIBLE_DEVICES, --devices), runner run/validate, and runner serve for
+#          clients with different CUDA_VISIBLE_DEVICES (the per-device executor rule); each program
+#          prints what it was given and which GPU (uuid) it used; devices.txt has the counts
 # sticky:  a device-side assert followed by a passing CUDA program on the same warm worker
 set -uo pipefail
 runner=$1 out=$2
@@ -158,6 +167,79 @@ PY
       (cd "$out" && tar czf wall.tgz --exclude=wall.tgz wall* bc* sticky* 2>/dev/null)
     done
     unset RUNNER_CACHE_DIR
+    ;;
+  torchfuzz)
+    tf=$work/torchfuzz n=${TORCHFUZZ_COUNT:-64}
+    pre=torch,torch._dynamo,torch._inductor,torch._inductor.compile_fx
+    mkdir -p "$tf"
+    {
+      t0=$(date +%s.%N)
+      "$py" contrib/torchfuzz/generate.py --torchfuzz "$TORCHFUZZ" --start 0 --count "$n" --out "$tf/programs"
+      echo "generate: $n seeds, $("$py" -c "import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))" "$(date +%s.%N)" "$t0") s"
+      export TORCHINDUCTOR_CACHE_DIR=$tf/cache-python/inductor TRITON_CACHE_DIR=$tf/cache-python/triton
+      "$py" bench/torchfuzz_gpu.py reference "$tf/programs" "$out/tf_python.json" -j 8 --timeout 150
+      export TORCHINDUCTOR_CACHE_DIR=$tf/cache-warm/inductor TRITON_CACHE_DIR=$tf/cache-warm/triton
+      t0=$(date +%s.%N)
+      "$runner" batch "$tf/programs" --preload "$pre" --timeout 150 -j 8 \
+        --known-issues contrib/torchfuzz/known_issues.toml --retries 1 \
+        -o "$out/tf_warm.jsonl" --html "$out/tf_report.html" --markdown "$out/tf_report.md" > "$out/tf_warm.txt" 2>&1
+      echo "runner batch: exit $?, $("$py" -c "import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))" "$(date +%s.%N)" "$t0") s"
+      export TORCHINDUCTOR_CACHE_DIR=$tf/cache-serve/inductor TRITON_CACHE_DIR=$tf/cache-serve/triton
+      "$runner" serve --socket "$tf/serve.sock" --preload "$pre" -j 8 --timeout 150 > "$out/tf_serve.log" 2>&1 &
+      server=$!
+      for _ in $(seq 300); do [ -S "$tf/serve.sock" ] && break; sleep 0.2; done
+      PYTHONPATH=python/runner-client/src "$py" bench/torchfuzz_gpu.py serve "$tf/serve.sock" "$tf/programs" "$out/tf_serve.json" -j 8 --count 16 --timeout 150
+      kill -TERM $server; wait $server; echo "runner serve: exit $?"
+      unset TORCHINDUCTOR_CACHE_DIR TRITON_CACHE_DIR
+      "$py" bench/torchfuzz_gpu.py compare "$out/tf_python.json" "$out/tf_warm.jsonl" "$out/tf_serve.json"
+    } > "$out/torchfuzz.txt" 2>&1
+    ;;
+  devices)
+    d=$work/devices
+    mkdir -p "$d/progs"
+    for i in $(seq -w 1 16); do
+      printf 'import os, torch\nx = torch.ones(8, device="cuda")\nprint(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count(), torch.cuda.get_device_properties(0).uuid, float(x.sum()))\n' > "$d/progs/p$i.py"
+    done
+    where() { "$py" -c "
+import json, sys, collections
+c = collections.Counter()
+for r in map(json.loads, open(sys.argv[1])):
+    s = (r.get('stdout') or '').split() + ['-'] * 4
+    c[(str(r.get('device')), s[0], s[1], s[2][:13], r['status'])] += 1
+for k, n in sorted(c.items()):
+    print('   ', n, 'x device', k[0], '| program saw CVD', k[1], 'count', k[2], 'gpu', k[3], k[4])
+" "$1"; }
+    {
+      nvidia-smi -L
+      echo "== batch -j 4 (CUDA_VISIBLE_DEVICES unset)"
+      (unset CUDA_VISIBLE_DEVICES; "$runner" batch -q -j 4 --preload torch "$d/progs" -o "$d/b1.jsonl"); where "$d/b1.jsonl"
+      echo "== batch -j 4, CUDA_VISIBLE_DEVICES=1"
+      CUDA_VISIBLE_DEVICES=1 "$runner" batch -q -j 4 --preload torch "$d/progs" -o "$d/b2.jsonl"; where "$d/b2.jsonl"
+      echo "== batch -j 4 --devices 1,0 --mode fork"
+      "$runner" batch -q -j 4 --devices 1,0 --mode fork --preload torch "$d/progs" -o "$d/b3.jsonl"; where "$d/b3.jsonl"
+      echo "== batch -j 2 --skip-primary-device --mode subprocess"
+      (unset CUDA_VISIBLE_DEVICES; "$runner" batch -q -j 2 --skip-primary-device --mode subprocess "$d/progs" -o "$d/b4.jsonl"); where "$d/b4.jsonl"
+      echo "== run (unset): the seed's transcript"
+      (unset CUDA_VISIBLE_DEVICES; "$runner" run --preload torch "$d/progs/p01.py")
+      echo "== validate --json (unset)"
+      (unset CUDA_VISIBLE_DEVICES; "$runner" validate --json --preload torch "$d/progs/p01.py")
+      echo "== serve -j 2; clients: CUDA_VISIBLE_DEVICES=0, =1, unset, 8 programs each"
+      (unset CUDA_VISIBLE_DEVICES; "$runner" serve --socket "$d/s.sock" -j 2 --preload torch -o "$d/serve.jsonl" 2> "$d/serve.log") &
+      for _ in $(seq 300); do [ -S "$d/s.sock" ] && break; sleep 0.2; done
+      for cvd in 0 1 unset; do
+        for i in $(seq -w 1 16 | head -8); do
+          if [ $cvd = unset ]; then (unset CUDA_VISIBLE_DEVICES; "$runner" run --server "$d/s.sock" "$d/progs/p$i.py" | grep -E '^Selected|GPU-' | paste -sd' ')
+          else CUDA_VISIBLE_DEVICES=$cvd "$runner" run --server "$d/s.sock" "$d/progs/p$i.py" | grep -E '^Selected|GPU-' | paste -sd' '; fi
+        done | sort | uniq -c | sed "s/^/    client CVD=$cvd: /"
+      done
+      pkill -TERM -f "serve --socket $d/s.sock"; wait
+      where "$d/serve.jsonl"
+      RUNNER_DEBUG=1 "$runner" serve --socket "$d/s2.sock" -j 1 --preload torch 2> "$d/serve2.log" &
+      for _ in $(seq 300); do [ -S "$d/s2.sock" ] && break; sleep 0.2; done
+      for cvd in 0 0 1 1 0; do echo "    client CVD=$cvd: $(CUDA_VISIBLE_DEVICES=$cvd "$runner" run --server "$d/s2.sock" "$d/progs/p01.py" | grep -E '^Selected|GPU-' | paste -sd' ')"; done
+      pkill -TERM -f "serve --socket $d/s2.sock"; wait
+      echo "   serve -j 1 debug (executors kept or retired):"; grep -E "retired|kept|started" "$d/serve2.log" | sed 's/^/    /' | head -20
+    } > "$out/devices.txt" 2>&1
     ;;
   sticky)
     mkdir -p "$work/sticky"
