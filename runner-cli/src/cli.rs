@@ -405,3 +405,49 @@ mod tests {
         assert_eq!(v.args, vec!["-x", "--json"]);
     }
 }
+
+/// The README's CLI reference names every flag of every command: a flag added without its line there
+/// fails here.
+#[cfg(test)]
+mod readme {
+    use clap::CommandFactory;
+
+    /// The README's section on `runner NAME` (up to the next heading of that level or above), and the
+    /// flags shared by every command.
+    fn section<'a>(readme: &'a str, name: &str) -> (&'a str, &'a str) {
+        let part = |heading: &str| {
+            let start = readme.find(heading).unwrap_or_else(|| panic!("README has no {heading:?}"));
+            let rest = &readme[start + heading.len()..];
+            &rest[..rest.find("\n### ").or_else(|| rest.find("\n## ")).unwrap_or(rest.len())]
+        };
+        (part(&format!("### `runner {name}`")), part("### Flags shared by every command"))
+    }
+
+    /// Whether `text` names `--long` (`--long N`, `-j, --long`, `[--long]`; not `--long-er`).
+    fn names(text: &str, long: &str) -> bool {
+        let flag = format!("--{long}");
+        text.match_indices(&flag).any(|(at, _)| {
+            let next = text[at + flag.len()..].chars().next();
+            !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    }
+
+    #[test]
+    fn every_flag_of_every_command_is_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        let mut missing = Vec::new();
+        for sub in super::Cli::command().get_subcommands().filter(|s| !s.is_hide_set()) {
+            let (own, shared) = section(readme, sub.get_name());
+            for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let Some(long) = arg.get_long() else { continue };
+                if matches!(long, "help" | "version") {
+                    continue;
+                }
+                if !names(own, long) && !names(shared, long) {
+                    missing.push(format!("runner {} --{long}", sub.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "flags the README's CLI reference does not name: {missing:?}");
+    }
+}
