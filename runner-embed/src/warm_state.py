@@ -461,6 +461,66 @@ def _restore_warnings(b, p):
     _warnings._filters_mutated()
 
 
+# What a function that warns or logs calls: such a function cached with functools.lru_cache (or
+# functools.cache) warns once per process, and a fresh python is a new process for every program.
+_WARNING_CALLS = frozenset(("warn", "warn_explicit", "warning", "warning_once", "warn_once", "showwarning"))
+_lru_cache_wrapper = functools._lru_cache_wrapper
+
+
+def _warn_once_caches(modules):
+    """The functools caches of `modules` that make a function warn (or log) once per process: module
+    functions and the functions, static and class methods of the module's own classes, cached with
+    lru_cache, whose code calls a warning or logging function (torch: compile_fx._warn_tf32_disabled,
+    torch._logging's warning_once, ...). Caches of functions that only compute stay as they are."""
+    found = {}
+    for module in modules:
+        try:
+            for cache in _module_warn_once_caches(module):
+                found[id(cache)] = cache
+        except Exception:
+            # A module whose classes answer attribute lookups strangely: not one to look into.
+            pass
+    return list(found.values())
+
+
+def _module_warn_once_caches(module):
+    namespace = getattr(module, "__dict__", None)
+    if type(namespace) is not dict:
+        return []
+    name = namespace.get("__name__")
+    values = list(namespace.values())
+    # Types are looked at with type(), never isinstance(), which would read `__class__`: a deprecated
+    # module attribute can warn on that (torch.distributed.reduce_op).
+    for value in list(values):
+        if issubclass(type(value), type) and vars(value).get("__module__") == name:
+            values.extend(vars(value).values())
+    found = []
+    for value in values:
+        if type(value) in (staticmethod, classmethod):
+            value = value.__func__
+        if type(value) is not _lru_cache_wrapper:
+            continue
+        code = getattr(getattr(value, "__wrapped__", None), "__code__", None)
+        if code is not None and not _WARNING_CALLS.isdisjoint(code.co_names):
+            found.append(value)
+    return found
+
+
+def _capture_warn_once_caches(b):
+    b.warn_once = _warn_once_caches(list(_sys.modules.values()))
+
+
+def _restore_warn_once_caches(b, p):
+    # Packages the program imported that stay (the `modules` entry) are scanned once, when they join.
+    if p.adopted:
+        known = {id(c) for c in b.warn_once}
+        added = _warn_once_caches([b.modules[n] for n in p.adopted if n in b.modules])
+        b.warn_once = b.warn_once + [c for c in added if id(c) not in known]
+    for cache in b.warn_once:
+        if cache.cache_info().currsize:
+            cache.cache_clear()
+
+
 # ---------------------------------------------------------------------------------------------------
 # torch (with torch preloaded): CUDA, RNG, defaults, flags, configs, compiled code
 # ---------------------------------------------------------------------------------------------------
@@ -1172,6 +1232,7 @@ REGISTRY = (
     Entry("signal_mask", _restore_signal_mask, capture=_capture_signal_mask),
     Entry("gc", _restore_gc, capture=_capture_gc),
     Entry("warnings", _restore_warnings, capture=_capture_warnings),
+    Entry("warn_once_caches", _restore_warn_once_caches, capture=_capture_warn_once_caches),
     Entry("cuda", _restore_cuda),
     Entry("torch_random", _restore_torch_random, capture=_capture_torch, started=_started_torch_random,
           cannot="torch's random state could not be restored"),

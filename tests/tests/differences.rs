@@ -154,6 +154,17 @@ fn third_party_module_globals_stay_patched_in_warm_mode() {
 }
 
 #[test]
+fn warnings_a_library_gives_once_through_a_flag_of_its_own_reach_only_the_first_program_in_warm_mode() {
+    let progs = [program("warn_once_flag_a.py"), program("warn_once_flag_b.py")];
+    let site = runner_tests::fixture("preload");
+    let env = [("PYTHONPATH", site.to_str().unwrap())];
+    assert_eq!(python_stdout(&progs[1], &env), "1\n");
+    let preload = ["--preload", "warn_once_lib"];
+    assert_eq!(batch_stdout("fork", &progs, &env, &preload), ["1\n", "1\n"]);
+    assert_eq!(batch_stdout("warm", &progs, &env, &preload), ["1\n", "0\n"]);
+}
+
+#[test]
 fn atexit_handlers_of_preloaded_modules_do_not_run() {
     let p = program("preload_atexit.py");
     let dir = program("").display().to_string();

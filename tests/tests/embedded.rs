@@ -24,6 +24,7 @@ fn validate(mode: &str, prog: &Path, env: &[(&str, &str)], extra: &[&str]) -> se
 }
 
 fn reference(prog: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    runner_tests::close_inherited_fds();
     let mut cmd = Command::new(test_python());
     cmd.arg(prog).stdin(Stdio::null()).env_remove("CUDA_VISIBLE_DEVICES");
     for (k, v) in env {
@@ -365,4 +366,50 @@ fn preloads_without_bytecode_are_compiled_once_into_runners_cache_and_programs_s
     let got = validate("warm", &prog, &env, &["--preload", "nopyc"]);
     assert_eq!(triple(&got), want);
     assert!(!cache.exists(), "bytecode beside the sources is python's own: {}", cache.display());
+}
+
+#[test]
+fn a_warning_a_preloaded_library_gives_once_per_process_is_given_to_every_program() {
+    // torch warns once per process through functools caches (compile_fx._warn_tf32_disabled,
+    // torch._logging's warning_once): python gives every program the warning, and so must a warm
+    // executor that already ran a program which got it. Seen on the GPU machine with torchfuzz's
+    // programs before the `warn_once_caches` entry (bench/gpu/torchfuzz.txt).
+    let dir = tempfile::tempdir().unwrap();
+    let site = runner_tests::fixture("preload");
+    let source = "import logging\nimport warn_once_lib\n\
+                  warn_once_lib.warn_tf32_disabled()\n\
+                  warn_once_lib.Variable.warn_capture_scalar_outputs()\n\
+                  warn_once_lib.warning_once(logging.getLogger('lib'), 'logged once')\n\
+                  print(warn_once_lib.square(3))\n";
+    let programs: Vec<PathBuf> = ["a.py", "b.py", "c.py"]
+        .iter()
+        .map(|name| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, source).unwrap();
+            path
+        })
+        .collect();
+    let env = [("PYTHONPATH", site.to_str().unwrap())];
+    let want = reference(&programs[0], &env);
+    assert!(want.2.contains("TensorFloat32") && want.2.contains("logged once"), "python: {want:?}");
+    let out = dir.path().join("r.jsonl");
+    let run = runner()
+        .args(["batch", "-q", "--mode", "warm", "-j", "1", "--preload", "warn_once_lib", "-o"])
+        .arg(&out)
+        .args(&programs)
+        .envs(env)
+        .env("RUNNER_DEBUG", "1")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    // The point: one executor ran all three.
+    let kept = text(&run.stderr).matches("kept for the next program").count();
+    assert!(kept >= 2, "the executor was not reused: {}", text(&run.stderr));
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        let program = Path::new(r["program"].as_str().unwrap());
+        assert_eq!(triple(r), reference(program, &env), "{program:?}");
+    }
 }

@@ -108,6 +108,11 @@ pub const MUTATIONS: &[Mutation] = &[
 /// The entries of the warm-state registry that no `semantics` behaviour changes, and why.
 pub const NOT_MUTATED: &[(&str, &str)] = &[
     (
+        "warn_once_caches",
+        "needs a preloaded module whose cached function warns, which no fuzz program has: \
+         tests/tests/embedded.rs::a_warning_a_preloaded_library_gives_once_per_process_is_given_to_every_program covers it",
+    ),
+    (
         "cuda",
         "needs a GPU, which no fuzz program uses: bench/gpu.sh's sticky step (a device-side assert, then a \
          CUDA program on the same warm worker) covers it",
