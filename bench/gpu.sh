@@ -17,7 +17,7 @@
 #          that reads it, --no-bytecode-cache) against the forkserver and reused-pool peers, 24 and 128
 #          programs
 # torchfuzz: torchfuzz's own programs (contrib/torchfuzz/generate.py over the torchfuzz copy in
-#          $TORCHFUZZ, TORCHFUZZ_COUNT seeds from TORCHFUZZ_START, default 0) run as docs/torchfuzz.md says (warm, the compiler
+#          $TORCHFUZZ, TORCHFUZZ_COUNT seeds from TORCHFUZZ_START, default 0, template TORCHFUZZ_TEMPLATE) run as docs/torchfuzz.md says (warm, the compiler
 #          stack preloaded, -j 8, known issues, one retry, HTML report), through `runner serve` with
 #          runner_client (the first 16), and as `python prog.py` in a pool of 8; every program's
 #          returncode, stdout and stderr compared (bench/torchfuzz_gpu.py); fresh compiler caches
@@ -174,7 +174,7 @@ PY
     mkdir -p "$tf"
     {
       t0=$(date +%s.%N)
-      "$py" contrib/torchfuzz/generate.py --torchfuzz "$TORCHFUZZ" --start "${TORCHFUZZ_START:-0}" --count "$n" --out "$tf/programs"
+      "$py" contrib/torchfuzz/generate.py --torchfuzz "$TORCHFUZZ" --start "${TORCHFUZZ_START:-0}" --count "$n" --template "${TORCHFUZZ_TEMPLATE:-default}" --out "$tf/programs"
       echo "generate: $n seeds, $("$py" -c "import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))" "$(date +%s.%N)" "$t0") s"
       export TORCHINDUCTOR_CACHE_DIR=$tf/cache-python/inductor TRITON_CACHE_DIR=$tf/cache-python/triton
       "$py" bench/torchfuzz_gpu.py reference "$tf/programs" "$out/tf_python.json" -j 8 --timeout 150
