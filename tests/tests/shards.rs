@@ -332,7 +332,14 @@ fn a_termination_of_every_process_loses_only_the_running_program_and_resume_comp
         );
     }
     assert_eq!(recs.len(), 5, "the programs before the gate (crash/, fail/) are kept: {programs:?}");
-    assert!(text(&out.stdout).contains("cancelled 1"), "{}", describe(&out));
+    // The gate is cancelled. So are the programs the worker took in the moment between the engine's
+    // processes getting their SIGTERM and runner getting its own (each found its executor or zygote
+    // terminated; as many as three were seen): they were running when the termination reached
+    // runner. None has a record (above), so --resume runs them all (below).
+    let cancelled = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("cancelled ")?.split(':').next()?.parse::<usize>().ok());
+    assert!(cancelled.is_some_and(|n| (1..=14 - 5).contains(&n)), "{}", describe(&out));
 
     // The next attempt, with the gate open, completes the shard.
     drop(gate);
