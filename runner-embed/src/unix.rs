@@ -55,8 +55,12 @@ static INHERITED_IGNORED: std::sync::OnceLock<Vec<i32>> = std::sync::OnceLock::n
 /// (`subprocess.run`, `close_fds=True`) starts with descriptors 0 to 2 only. The runner itself can
 /// still use them (`-o /dev/fd/3`). Call first thing in `main`, before any descriptor of its own.
 pub fn cloexec_inherited_descriptors() {
+    // The system call, not glibc's wrapper (glibc 2.34 and later only).
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC closes nothing; it only sets a flag.
-    if unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } == 0 {
+    let flagged = unsafe {
+        libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC)
+    };
+    if flagged == 0 {
         return;
     }
     // Kernels before 5.11: one by one.
