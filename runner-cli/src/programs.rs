@@ -113,18 +113,20 @@ impl Marks {
     }
 }
 
+/// The list of `paths`, in the tests of this module and of `shard`.
+#[cfg(test)]
+pub(crate) fn list(paths: &[&str]) -> ProgramList {
+    let mut b = Builder::default();
+    for p in paths {
+        b.push(Path::new(p));
+    }
+    b.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
-
-    fn list(paths: &[&str]) -> ProgramList {
-        let mut b = Builder::default();
-        for p in paths {
-            b.push(Path::new(p));
-        }
-        b.finish()
-    }
 
     #[test]
     fn sorts_by_component_as_pathbuf_does_and_drops_duplicates() {

@@ -170,16 +170,8 @@ fn path(bytes: &[u8]) -> &Path {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::programs::Builder;
+    use crate::programs::list;
     use runner_core::shard::Source;
-
-    fn list(paths: &[&str]) -> ProgramList {
-        let mut b = Builder::default();
-        for p in paths {
-            b.push(Path::new(p));
-        }
-        b.finish()
-    }
 
     fn chosen(spec: &str) -> Chosen {
         Chosen { shard: spec.parse().unwrap(), source: Source::Flag, origin: format!("--shard {spec}") }

@@ -84,6 +84,16 @@ pub fn close_inherited_fds() {
     unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) };
 }
 
+/// A command's exit status, stderr and stdout, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit status {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+        out.status,
+        text(&out.stderr),
+        text(&out.stdout)
+    )
+}
+
 /// Python's returncode for a wait status: the exit code, or minus the signal number.
 pub fn returncode(output: &Output) -> i32 {
     use std::os::unix::process::ExitStatusExt;

@@ -19,7 +19,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use runner_tests::{assert_all_die, finish_within, python_reference, returncode, runner, text, HANG_LIMIT};
+use runner_tests::{
+    assert_all_die, describe, finish_within, python_reference, returncode, runner, text, HANG_LIMIT,
+};
 use serde_json::{json, Value};
 
 runner_tests::per_mode!(warm, fork, subprocess; {
@@ -135,16 +137,6 @@ fn finish(cmd: &mut Command) -> Output {
 fn kill(pid: u32, sig: &str) {
     let status = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().expect("run kill");
     assert!(status.success(), "kill -{sig} {pid} failed");
-}
-
-/// Exit code, stderr and stdout of an invocation, for assertion messages.
-fn describe(out: &Output) -> String {
-    format!(
-        "exit status {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status,
-        text(&out.stderr),
-        text(&out.stdout)
-    )
 }
 
 /// The records of a JSONL results file. Every line must be whole (the file ends with a newline) and

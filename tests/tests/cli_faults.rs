@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use runner_tests::{
-    assert_all_die, finish_within, fixture, python_reference, runner, test_python, text, HANG_LIMIT,
+    assert_all_die, describe, finish_within, fixture, python_reference, runner, test_python, text, HANG_LIMIT,
 };
 use serde_json::Value;
 
@@ -29,16 +29,6 @@ const JUNIT_OUTPUT_CAP: usize = 64 * 1024;
 /// Runs `cmd` and collects its output; fails the test after [`HANG_LIMIT`].
 fn finish(cmd: &mut Command) -> Output {
     finish_within(cmd, None, HANG_LIMIT)
-}
-
-/// Exit code, stderr and stdout of an invocation, for assertion messages.
-fn describe(out: &Output) -> String {
-    format!(
-        "exit status {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status,
-        text(&out.stderr),
-        text(&out.stdout)
-    )
 }
 
 /// What is wrong with `out` as a usage or set-up error, if anything: exit 2, nothing on stdout,

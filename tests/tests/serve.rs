@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use runner_tests::{
-    assert_all_die, finish_within, fixture, json, python_reference, returncode, runner, runner_bin,
+    assert_all_die, describe, finish_within, fixture, json, python_reference, returncode, runner, runner_bin,
     test_python, text, wait_within, HANG_LIMIT,
 };
 use serde_json::Value;
@@ -151,16 +151,6 @@ impl Drop for Server {
 /// Runs a client to its end, bounded.
 fn finish(cmd: &mut Command) -> Output {
     finish_within(cmd, None, HANG_LIMIT)
-}
-
-/// Exit code, stderr and stdout of an invocation, for assertion messages.
-fn describe(out: &Output) -> String {
-    format!(
-        "exit status {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status.code(),
-        text(&out.stderr),
-        text(&out.stdout)
-    )
 }
 
 /// The programs a server's clients run at once: (fixture, arguments). Their results are python's.

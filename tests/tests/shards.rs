@@ -11,22 +11,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use campaign::{assert_same_results, assert_same_summary, batch_args, records, write_corpus, Gate};
-use runner_tests::{assert_all_die, finish_within, runner, text, HANG_LIMIT};
+use runner_tests::{assert_all_die, describe, finish_within, runner, text, HANG_LIMIT};
 use serde_json::{json, Value};
 
 /// Runs `cmd` and collects its output; fails the test after [`HANG_LIMIT`].
 fn finish(cmd: &mut Command) -> Output {
     finish_within(cmd, None, HANG_LIMIT)
-}
-
-/// Exit code, stderr and stdout, for messages.
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status.code(),
-        text(&out.stderr),
-        text(&out.stdout)
-    )
 }
 
 /// `runner batch` of the campaign corpus at `root` with `extra` flags.

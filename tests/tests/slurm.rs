@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use campaign::{assert_same_results, assert_same_summary, batch_args, records, write_corpus, Gate};
-use runner_tests::{finish_within, runner, runner_bin, test_python, text, HANG_LIMIT};
+use runner_tests::{describe, finish_within, runner, runner_bin, test_python, text, HANG_LIMIT};
 use serde_json::json;
 
 /// The programs Slurm needs here.
@@ -148,16 +148,6 @@ fn a_campaign_on_a_slurm_job_array_survives_a_terminated_task_and_merges_into_on
     assert_same_results(&single, &records(&merged_jsonl), "Slurm array, merged");
     assert_same_summary(&text(&single_out.stdout), &text(&merged_out.stdout), &single, "Slurm array, merged");
     drop(cluster);
-}
-
-/// Exit code, stderr and stdout, for messages.
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-        out.status.code(),
-        text(&out.stderr),
-        text(&out.stdout)
-    )
 }
 
 /// `path` on `PATH` (or in the sbin directories, where Debian puts the daemons).
