@@ -141,9 +141,14 @@ fn every_hostile_program_gets_python_s_result_and_its_neighbours_are_untouched(m
         let run = batch(mode, workers, &out, &programs, &["--timeout", "30"]);
         assert!(
             matches!(run.status.code(), Some(0 | 1)),
-            "{ctx}: exit {:?}: {}",
+            "{ctx}: exit {:?}\nstderr: {}\nstdout: {}\nrecords not python's: {:#?}",
             run.status,
-            text(&run.stderr)
+            text(&run.stderr),
+            text(&run.stdout),
+            records(&out)
+                .iter()
+                .filter(|r| r["status"] == "engine_failed" || r.get("returncode").is_none())
+                .collect::<Vec<_>>()
         );
         assert_each_matches_python(&records(&out), &expected, &ctx);
         assert_nothing_left(&dir.path().display().to_string(), &ctx);
