@@ -6,7 +6,9 @@
 //! Before anything is written it checks that the files form one campaign: one file per shard, the
 //! same N, the same corpus root, partition and settings ([`crate::shard::settings_fingerprint`]),
 //! and, record by record, that each program belongs to the shard that recorded it (so no program is
-//! in two shards). Shards that did not finish are counted, program by program, as runner errors.
+//! in two shards): a slice shard's by its index, a hash shard's by its first choice, or, for a
+//! program whose first choice was full, by the sizes of the shards on its way (which the shards'
+//! records give; see [`runner_core::shard::check_hash_shard`]). Shards that did not finish are counted, program by program, as runner errors.
 //! A cut last line (a writer killed mid-line) or a line that is not a record is left out with a
 //! warning that names the file; the merged output is written to a temporary file beside its place
 //! and renamed at the end, so an error never destroys what an earlier merge wrote.
@@ -25,7 +27,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use runner_core::classify::Status;
-use runner_core::shard::{relative_to, Partition, ShardRecord};
+use runner_core::shard::{check_hash_shard, hash_capacity, relative_to, slice_shard, Partition, ShardRecord};
 use runner_core::{EngineFailure, Mode};
 
 use crate::cli::MergeCmd;
@@ -504,6 +506,8 @@ struct Campaign {
     settings: Option<String>,
     total: Option<usize>,
     mode: Option<Mode>,
+    /// Each shard's size (index K), as its records say; `None` for a shard without records here.
+    sizes: Vec<Option<usize>>,
     /// A batch without `--shard`, merged on its own (its records are checked against nothing).
     unsharded: bool,
 }
@@ -570,6 +574,7 @@ fn check_campaign(shards: &mut [ShardFile], warn: &mut dyn FnMut(String)) -> Res
             settings: None,
             total: None,
             mode: None,
+            sizes: Vec::new(),
             unsharded: true,
         });
     }
@@ -606,8 +611,14 @@ fn check_campaign(shards: &mut [ShardFile], warn: &mut dyn FnMut(String)) -> Res
         settings: None,
         total: None,
         mode: None,
+        sizes: vec![None; reference.n as usize + 1],
         unsharded: false,
     };
+    for s in shards.iter() {
+        if let Some(record) = &s.first {
+            campaign.sizes[s.k as usize] = Some(record.programs);
+        }
+    }
     let mut first: Option<&ShardFile> = None;
     for s in shards.iter() {
         let Some(record) = &s.first else { continue };
@@ -843,9 +854,23 @@ fn check_record(
     }
     let path = Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(program));
     let owner = match shard.partition {
-        Partition::Hash => Partition::Hash.shard_of(relative_to(path, &shard.root), 0, shard.count),
+        // A hash shard's programs are those whose first choice it is, and those whose first choice
+        // was full (a shard's size is in its records; with the corpus changed between shards, the
+        // capacity is not known and the shards' sizes tell nothing).
+        Partition::Hash => match campaign.total {
+            Some(total) => check_hash_shard(
+                relative_to(path, &shard.root),
+                shard.index,
+                shard.count,
+                hash_capacity(total, shard.count),
+                |k| campaign.sizes.get(k as usize).copied().flatten(),
+            )
+            .err()
+            .unwrap_or(shard.index),
+            None => shard.index,
+        },
         Partition::Slice => match key.index {
-            Some(i) => Partition::Slice.shard_of(b"", i, shard.count),
+            Some(i) => slice_shard(i, shard.count),
             None => {
                 return Err(MergeError::Input(format!("{}: a record without its index", at())));
             }
@@ -894,11 +919,12 @@ mod tests {
         }
     }
 
-    /// Programs `/c/p<i>.py` that hash into shard `k` of `n`, the first `count` of them.
+    /// Programs `/c/p<i>.py` whose first choice is shard `k` of `n`, the first `count` of them (the
+    /// shards of these tests have room, so each is in its first choice).
     fn programs_of(k: u32, n: u32, count: usize) -> Vec<String> {
         (0..)
             .map(|i| format!("p{i}.py"))
-            .filter(|rel| Partition::Hash.shard_of(rel.as_bytes(), 0, n) == k)
+            .filter(|rel| runner_core::shard::first_choice(rel.as_bytes(), n) == k)
             .take(count)
             .map(|rel| format!("{ROOT}/{rel}"))
             .collect()
@@ -1019,6 +1045,37 @@ mod tests {
             warnings[0].contains("results-2-of-2.jsonl") && warnings[0].contains("is cut"),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn a_program_whose_first_choice_was_full_is_accepted_in_the_next_shard_and_only_then() {
+        // Five programs over 2 shards: a shard holds at most 3. Four have shard 1 as their first
+        // choice, so one of them went on to shard 2.
+        let dir = tempfile::tempdir().unwrap();
+        let ones = programs_of(1, 2, 4);
+        let two = programs_of(2, 2, 1);
+        let merged = |name: &str, first_size: usize| {
+            let (s1, s2) = (shard(1, 2, first_size, 5), shard(2, 2, 2, 5));
+            let files = [
+                write(
+                    dir.path(),
+                    &format!("{name}-1.jsonl"),
+                    &ones[..3].iter().map(|p| record(p, "passed", &s1)).collect::<Vec<_>>(),
+                    "",
+                ),
+                write(
+                    dir.path(),
+                    &format!("{name}-2.jsonl"),
+                    &[record(&two[0], "passed", &s2), record(&ones[3], "passed", &s2)],
+                    "",
+                ),
+            ];
+            run(&files, &Outputs { jsonl: None, junit: None, report: false }).0
+        };
+        assert_eq!(merged("full", 3).unwrap().stats().done, 5);
+        // Had shard 1 room (its records say it held 2), the program belonged there.
+        let e = merged("room", 2).err().expect("merged a program its first choice had room for");
+        assert!(e.to_string().contains("belongs to shard 1/2, not 2/2"), "{e}");
     }
 
     #[test]

@@ -33,13 +33,13 @@ pub struct Selection {
 /// count in the same list.
 pub fn select(programs: &ProgramList, root: &Root, chosen: Chosen, partition: Partition) -> Selection {
     let (k, n) = (chosen.shard.index(), chosen.shard.count());
+    let relatives: Vec<&[u8]> = match partition {
+        Partition::Hash => programs.iter().map(|p| root.relative(p)).collect(),
+        Partition::Slice => vec![b"".as_slice(); programs.len()],
+    };
     let mut members = Marks::new(programs.len());
-    for (i, program) in programs.iter().enumerate() {
-        let relative = match partition {
-            Partition::Hash => root.relative(program),
-            Partition::Slice => b"",
-        };
-        if partition.shard_of(relative, i, n) == k {
+    for (i, shard) in partition.deal(&relatives, n).into_iter().enumerate() {
+        if shard == k {
             members.mark(i);
         }
     }
@@ -193,7 +193,7 @@ mod tests {
             }
             assert_eq!(shards.iter().map(Selection::size).sum::<usize>(), 200);
         }
-        // A program keeps its hash shard when others are added.
+        // A program keeps its hash shard when others are added (the shards here have room).
         let grown: Vec<&str> = refs.iter().copied().chain(["/c/new/a.py", "/c/d1/zz.py"]).collect();
         let before = select(&programs, &root, chosen("3/4"), Partition::Hash);
         let after = select(&list(&grown), &root, chosen("3/4"), Partition::Hash);

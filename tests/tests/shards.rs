@@ -404,3 +404,83 @@ fn merge_refuses_what_is_not_one_campaign_in_one_line_and_warns_of_a_cut_line() 
     assert!(text(&out.stdout).contains("1 of its"), "{}", describe(&out));
     assert_eq!(records(&merged).len(), 5);
 }
+
+/// docs/cluster.md gives the hash partition in Python so that other tools can compute a split
+/// without runner. Run as written there, it must give what `runner batch --dry-run --shard K/N`
+/// lists, on a corpus small enough that many programs find their first choice full.
+#[test]
+fn the_hash_partition_documented_in_python_deals_as_runner_does() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cluster.md")).unwrap();
+    let after = doc.split_once("```python\n").expect("docs/cluster.md has the Python partition").1;
+    let code: String = after
+        .split_once("```")
+        .expect("its code block ends")
+        .0
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+        .collect();
+    assert!(code.contains("def deal("), "the block is the partition: {code}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("corpus");
+    let mut relatives = Vec::new();
+    for i in 0..300 {
+        let rel = format!("d{}/prog_{i}.py", i % 4);
+        std::fs::create_dir_all(root.join(&rel).parent().unwrap()).unwrap();
+        std::fs::write(root.join(&rel), "pass\n").unwrap();
+        relatives.push(rel);
+    }
+    relatives.sort();
+    let n = 7;
+    // The documented `deal`, then, computed apart from it, how many programs are not in their first
+    // choice (so the test knows it exercised the bounded loads).
+    const TAIL: &str = r#"
+import sys
+def first_choice(name, n):
+    m = (1 << 64) - 1
+    h = 0xcbf29ce484222325
+    for b in name:
+        h = ((h ^ b) * 0x100000001b3) & m
+    h ^= h >> 33; h = (h * 0xff51afd7ed558ccd) & m
+    h ^= h >> 33; h = (h * 0xc4ceb9fe1a85ec53) & m
+    return (h ^ (h >> 33)) % n + 1
+n = int(sys.argv[1])
+names = sys.stdin.buffer.read().split(b"\n")
+shards = deal(names, n)
+print(" ".join(str(k) for k in shards))
+print(sum(1 for name, k in zip(names, shards) if k != first_choice(name, n)))
+"#;
+    let script = format!("{code}{TAIL}");
+    let mut python = Command::new(runner_tests::test_python());
+    python
+        .args(["-c", &script, &n.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = python.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(relatives.join("\n").as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the documented partition: {}", describe(&out));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let dealt: Vec<u32> = lines.next().unwrap().split(' ').map(|k| k.parse().unwrap()).collect();
+    let displaced: usize = lines.next().unwrap().parse().unwrap();
+    assert_eq!(dealt.len(), relatives.len());
+    assert!(displaced > 0, "no program was displaced: the test checks nothing");
+
+    for k in 1..=n {
+        let dry = finish(runner().args(["batch", "--dry-run", "--shard", &format!("{k}/{n}")]).arg(&root));
+        assert_eq!(dry.status.code(), Some(0), "shard {k}: {}", describe(&dry));
+        let listed: Vec<String> = text(&dry.stdout).lines().map(String::from).collect();
+        let documented: Vec<String> = relatives
+            .iter()
+            .zip(&dealt)
+            .filter(|(_, &s)| s == k)
+            .map(|(rel, _)| root.join(rel).display().to_string())
+            .collect();
+        assert_eq!(listed, documented, "shard {k}/{n}: runner and the documented partition differ");
+    }
+}
