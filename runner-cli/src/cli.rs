@@ -182,8 +182,9 @@ pub struct BatchCmd {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// How programs are dealt out to shards: `hash` of each path relative to the inputs' common
-    /// directory (a program keeps its shard when others are added), or `slice` (the sorted list, every
-    /// N-th: exactly even, but shards move when the list changes).
+    /// directory, no shard more than 3% above the mean (a program keeps its shard when others are
+    /// added unless its shard was full), or `slice` (the sorted list, every N-th: exactly even, but
+    /// shards move when the list changes).
     #[arg(long, value_enum, value_name = "PARTITION", default_value_t = Partition::Hash)]
     pub shard_by: Partition,
     /// The number of shards of a Kubernetes Indexed Job (its completions), whose
