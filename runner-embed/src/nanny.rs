@@ -44,7 +44,7 @@ pub(crate) enum Report {
 }
 
 impl Report {
-    fn encode(self) -> [u8; 8] {
+    pub(crate) fn encode(self) -> [u8; 8] {
         let (tag, value) = match self {
             Report::Pid(v) => (1u32, v),
             Report::ExecFailed(v) => (2, v),

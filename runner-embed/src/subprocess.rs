@@ -34,7 +34,9 @@ pub struct SubprocessEngine {
 struct NannyUnit {
     nanny: Child,
     python: i32,
-    pidfd: OwnedFd,
+    /// python's pidfd; `None` when python had already ended and been reaped by its nanny when the
+    /// runner came to open it (a short program on a busy machine): its status is on the report.
+    pidfd: Option<OwnedFd>,
     /// The nanny's report (non-blocking); `None` once it has ended.
     report: Option<OwnedFd>,
     /// The program's cgroup (python, the nanny, all they start), where cgroups are available.
@@ -59,9 +61,16 @@ impl NannyUnit {
     }
 }
 
+impl NannyUnit {
+    /// Whether python has ended.
+    fn python_ended(&self) -> bool {
+        self.pidfd.as_ref().is_none_or(|p| readable(p.as_fd()))
+    }
+}
+
 impl Watched for NannyUnit {
     fn exit_fds(&self) -> Vec<BorrowedFd<'_>> {
-        let mut fds = vec![self.pidfd.as_fd()];
+        let mut fds: Vec<BorrowedFd<'_>> = self.pidfd.iter().map(|p| p.as_fd()).collect();
         fds.extend(self.report.as_ref().map(|r| r.as_fd()));
         fds
     }
@@ -77,7 +86,7 @@ impl Watched for NannyUnit {
                 None => {
                     // The nanny is gone before python's end was reported: killed by the program. python,
                     // if it lives on, is the runner's child now (a subreaper), and its status ours to read.
-                    if !readable(self.pidfd.as_fd()) {
+                    if !self.python_ended() {
                         return Ok(None);
                     }
                     return match waitpid(
@@ -93,7 +102,7 @@ impl Watched for NannyUnit {
                 }
             }
         }
-        if readable(self.pidfd.as_fd()) {
+        if self.python_ended() {
             // python has ended and its nanny has not said so yet: about to, or stopped by the program
             // (SIGSTOP to its parent), which only a SIGCONT undoes.
             if unix::is_stopped(self.nanny.id() as i32) {
@@ -121,6 +130,17 @@ impl Watched for NannyUnit {
         if let Some(cgroup) = &self.cgroup {
             cgroup.kill_all();
         }
+    }
+}
+
+/// A pidfd of `pid`, or `None` when it is gone already: python that ended and was reaped by its
+/// nanny before the runner came to watch it (a short program on a busy machine), whose status the
+/// nanny reports.
+fn watch(pid: i32) -> io::Result<Option<OwnedFd>> {
+    match unix::pidfd_open(pid as u32) {
+        Ok(pidfd) => Ok(Some(pidfd)),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -184,7 +204,16 @@ impl SubprocessEngine {
             };
         unix::track_group(python as u32);
         unix::set_nonblocking(report.as_fd()).map_err(EngineError::Supervise)?;
-        let pidfd = unix::pidfd_open(python as u32).map_err(EngineError::Supervise)?;
+        let pidfd = match watch(python) {
+            Ok(pidfd) => pidfd,
+            Err(e) => {
+                unix::kill_group(python as u32);
+                let _ = child.kill();
+                let _ = child.wait();
+                unix::untrack_group(python as u32);
+                return Err(EngineError::Supervise(e));
+            }
+        };
         let mut unit = NannyUnit { nanny: child, python, pidfd, report: Some(report), cgroup };
         let limits = Limits {
             timeout: spec.timeout.or(self.config.timeout),
@@ -230,5 +259,34 @@ fn spawn_retrying(cmd: &mut Command) -> io::Result<Child> {
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_already_reaped_is_watched_through_the_nanny_s_report() {
+        // A process that is gone (reaped) has no pidfd: that is not an error.
+        let mut gone = Command::new("true").spawn().unwrap();
+        let pid = gone.id() as i32;
+        gone.wait().unwrap();
+        assert!(watch(pid).unwrap().is_none());
+        let mut live = Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(watch(live.id() as i32).unwrap().is_some());
+        let _ = live.kill();
+        let _ = live.wait();
+
+        // Without a pidfd, python's status comes from the report; the nanny's end follows it.
+        let (report, report_w) = unix::pipe().unwrap();
+        nix::unistd::write(&report_w, &Report::Status(3 << 8).encode()).unwrap();
+        drop(report_w);
+        unix::set_nonblocking(report.as_fd()).unwrap();
+        let nanny = Command::new("true").spawn().unwrap();
+        let mut unit = NannyUnit { nanny, python: pid, pidfd: None, report: Some(report), cgroup: None };
+        assert_eq!(unit.exit_fds().len(), 1, "the report alone");
+        assert_eq!(unit.poll_exit().unwrap(), Some(3));
+        let _ = unit.nanny.wait();
     }
 }
