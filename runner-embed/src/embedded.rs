@@ -246,9 +246,8 @@ impl Zygote {
     /// and the start is a set-up error that names the preloads.
     pub fn start(config: &RunConfig, facts: &PythonFacts) -> Result<Arc<Zygote>, EngineError> {
         let deadline = Instant::now() + config.startup_timeout;
-        let exe = std::env::current_exe().map_err(EngineError::Worker)?;
+        let mut cmd = unix::own_binary().map_err(EngineError::Worker)?;
         let (ours, theirs) = protocol::pair().map_err(EngineError::Worker)?;
-        let mut cmd = Command::new(exe);
         cmd.arg(WORKER_SUBCOMMAND).stdin(Stdio::null()).stdout(Stdio::null()).process_group(0);
         let theirs_raw = theirs.as_raw_fd();
         // SAFETY: only async-signal-safe calls between fork and exec: dup2 (which clears close-on-exec

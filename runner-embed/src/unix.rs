@@ -8,6 +8,18 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+/// A command that starts this very binary again (the zygote, a nanny): `/proc/self/exe`, which the
+/// kernel resolves to the file this process runs even after its path was replaced or deleted (runner
+/// upgraded in the middle of a long campaign would otherwise start the new version's workers, which
+/// may not speak this one's protocol, or none), with the binary's path as argv[0] for `ps`.
+pub fn own_binary() -> io::Result<std::process::Command> {
+    use std::os::unix::process::CommandExt;
+    let path = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg0(path);
+    Ok(cmd)
+}
+
 /// Opens a pidfd for `pid`: it becomes readable when the process exits, so exits can be polled with
 /// the output pipes in one loop.
 pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 runner_tests::per_mode!(warm, fork, subprocess; {
     a_program_whose_name_is_not_utf8_runs_once_and_resume_skips_it,
+    a_runner_upgraded_in_the_middle_of_a_batch_goes_on_starting_its_own_workers,
 });
 
 /// The most bytes of one output a JUnit case carries (README, `--junit`).
@@ -537,4 +538,105 @@ fn a_batch_with_junit_does_not_keep_the_programs_outputs_in_memory() {
         peak >> 20,
         total >> 20
     );
+}
+
+/// Pids of the processes whose command line has `word` as an argument and whose executable is
+/// `binary` (or was, before it was replaced).
+fn processes_of(binary: &Path, word: &str) -> Vec<u32> {
+    let deleted = format!("{} (deleted)", binary.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            (exe == binary || exe.as_os_str().as_bytes() == deleted.as_bytes())
+                && cmdline.split(|b| *b == 0).any(|a| a == word.as_bytes())
+        })
+        .collect()
+}
+
+fn a_runner_upgraded_in_the_middle_of_a_batch_goes_on_starting_its_own_workers(mode: &str) {
+    // runner replaced on disk while a batch runs (`cargo install` renames a new binary over it): the
+    // batch goes on starting the workers it started with (a nanny per program in subprocess mode, a
+    // new zygote after one died in warm and fork mode), never the new file, which may not speak its protocol.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let copy = bin.join("runner");
+    std::fs::copy(runner_tests::runner_bin(), &copy).unwrap();
+    let started = dir.path().join("started");
+    let release = dir.path().join("release");
+    let gate = dir.path().join("a_gate.py");
+    std::fs::write(
+        &gate,
+        format!(
+            "import os, time\nif not os.path.exists({started:?}):\n    open({started:?}, 'w').close()\n    \
+             while not os.path.exists({release:?}):\n        time.sleep(0.01)\nprint('gate passed')\n"
+        ),
+    )
+    .unwrap();
+    let mut programs = vec![gate];
+    for i in 0..4 {
+        let p = dir.path().join(format!("b_{i}.py"));
+        std::fs::write(&p, format!("import sys\nprint('after {i}')\nsys.exit({})\n", i % 2)).unwrap();
+        programs.push(p);
+    }
+    let out = dir.path().join("r.jsonl");
+    let mut cmd = Command::new(&copy);
+    cmd.env_remove("VIRTUAL_ENV")
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .env("RUNNER_PYTHON", test_python())
+        .stdin(std::process::Stdio::null())
+        .args(["batch", "-q", "--mode", mode, "--workers", "1", "-o"])
+        .arg(&out)
+        .args(&programs);
+    let ctx = format!("{mode}, runner replaced mid-batch");
+    let run = std::thread::spawn(move || finish(&mut cmd));
+    let deadline = std::time::Instant::now() + HANG_LIMIT;
+    while !started.exists() {
+        assert!(std::time::Instant::now() < deadline, "{ctx}: the gate never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The zygote: the worker process whose parent is not one (executors and their nannies are
+    // forked from it and keep its command line).
+    let workers = processes_of(&copy, "__worker");
+    let parent = |pid: u32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok())
+    };
+    let zygotes: Vec<u32> =
+        workers.iter().copied().filter(|&p| parent(p).is_none_or(|pp| !workers.contains(&pp))).collect();
+    // The upgrade: a new file renamed over the old one. Run, it leaves a mark and fails.
+    let impostor_ran = dir.path().join("impostor-ran");
+    let new = bin.join("runner.new");
+    std::fs::write(&new, format!("#!/bin/sh\ntouch {impostor_ran:?}\nexit 70\n")).unwrap();
+    std::fs::set_permissions(&new, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::rename(&new, &copy).unwrap();
+    if mode != "subprocess" {
+        assert_eq!(zygotes.len(), 1, "{ctx}: the zygote: {zygotes:?}");
+        // SAFETY: kill with a plain pid and signal.
+        unsafe { libc::kill(zygotes[0] as i32, libc::SIGKILL) };
+    }
+    std::fs::write(&release, "").unwrap();
+    let run = run.join().unwrap();
+    assert_eq!(run.status.code(), Some(1), "{ctx}: {}", describe(&run));
+    assert!(!impostor_ran.exists(), "{ctx}: the new file was started");
+    let records = whole_records(&out);
+    let got: Vec<(String, i64, String)> = records
+        .iter()
+        .map(|r| {
+            let program = r["program"].as_str().unwrap_or_default();
+            let name = Path::new(program).file_name().unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                r["returncode"].as_i64().unwrap_or(-1000),
+                r["stdout"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut want = vec![("a_gate.py".to_string(), 0, "gate passed\n".to_string())];
+    want.extend((0..4).map(|i| (format!("b_{i}.py"), i64::from(i % 2), format!("after {i}\n"))));
+    assert_eq!(got, want, "{ctx}: every program's result, in order");
 }
