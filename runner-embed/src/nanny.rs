@@ -41,6 +41,8 @@ pub(crate) enum Report {
     ExecFailed(i32),
     /// python ended with this raw wait status.
     Status(i32),
+    /// python was executed (the value is 0): from here on it runs the program.
+    Started(i32),
 }
 
 impl Report {
@@ -49,6 +51,7 @@ impl Report {
             Report::Pid(v) => (1u32, v),
             Report::ExecFailed(v) => (2, v),
             Report::Status(v) => (3, v),
+            Report::Started(v) => (4, v),
         };
         let mut out = [0u8; 8];
         out[..4].copy_from_slice(&tag.to_le_bytes());
@@ -64,6 +67,7 @@ impl Report {
             1 => Some(Report::Pid(value)),
             2 => Some(Report::ExecFailed(value)),
             3 => Some(Report::Status(value)),
+            4 => Some(Report::Started(value)),
             _ => None,
         }
     }
@@ -156,6 +160,14 @@ pub fn main() -> ! {
         .map(|a| CString::new(a.as_bytes()).unwrap_or_else(|_| CString::new("?").expect("no NUL")))
         .collect();
     let Ok((exec_r, exec_w)) = unix::pipe() else { exit(71) };
+    // python waits at this gate until its pid is reported: a program that kills its parent at once
+    // (`os.kill(os.getppid(), SIGKILL)`) cannot do it before the runner knows which process is python.
+    let Ok((gate_r, gate_w)) = unix::pipe() else { exit(71) };
+    // Every signal a program may send its parent is ignored from before python exists (python's child
+    // sets its own dispositions before it execs).
+    unix::ignore_signals();
+    // SAFETY: installing a handler that only calls async-signal-safe functions.
+    unsafe { libc::signal(RUNNER_GONE, runner_gone as *const () as libc::sighandler_t) };
     // SAFETY: the nanny is single-threaded; the child only makes plain system calls before execv
     // (open, write, setpgid, sigaction, sigprocmask, close, execv, _exit).
     let forked = unsafe {
@@ -167,8 +179,15 @@ pub fn main() -> ! {
     let (pid, in_cgroup) = forked.unwrap_or((-1, true));
     if pid == 0 {
         drop(exec_r);
+        drop(gate_w);
         // SAFETY: see above.
         unsafe {
+            // The gate opens with one byte; its end without one (the nanny died first) stops python.
+            let mut go = 0u8;
+            if libc::read(gate_r.as_raw_fd(), (&raw mut go).cast(), 1) != 1 {
+                libc::_exit(127);
+            }
+            libc::close(gate_r.as_raw_fd());
             if let (false, Some(procs)) = (in_cgroup, &procs) {
                 // "0" moves the writer itself.
                 let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
@@ -189,12 +208,16 @@ pub fn main() -> ! {
         }
     }
     drop(exec_w);
+    drop(gate_r);
     if pid < 0 {
         let errno = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
         send(report.as_fd(), Report::ExecFailed(errno));
         exit(0);
     }
     PYTHON.store(pid, Ordering::Relaxed);
+    send(report.as_fd(), Report::Pid(pid));
+    let _ = nix::unistd::write(&gate_w, &[1]);
+    drop(gate_w);
     let _ = python;
     // The program's output is python's alone: the nanny lets go of its copies, so that the runner
     // sees the end of the output when python (and what it started) is done.
@@ -210,10 +233,7 @@ pub fn main() -> ! {
         exit(0);
     }
     drop(exec_r);
-    send(report.as_fd(), Report::Pid(pid));
-    unix::ignore_signals();
-    // SAFETY: installing a handler that only calls async-signal-safe functions.
-    unsafe { libc::signal(RUNNER_GONE, runner_gone as *const () as libc::sighandler_t) };
+    send(report.as_fd(), Report::Started(0));
     // Reap python, then whatever it left that ends up here, until nothing is left.
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
@@ -277,7 +297,13 @@ mod tests {
 
     #[test]
     fn reports_cross_the_pipe_as_they_were_sent() {
-        for report in [Report::Pid(4321), Report::ExecFailed(2), Report::Status(9 << 8), Report::Status(-1)] {
+        for report in [
+            Report::Pid(4321),
+            Report::ExecFailed(2),
+            Report::Status(9 << 8),
+            Report::Status(-1),
+            Report::Started(0),
+        ] {
             assert_eq!(Report::decode(report.encode()), Some(report));
         }
         assert_eq!(Report::decode([9, 0, 0, 0, 0, 0, 0, 0]), None);

@@ -161,7 +161,7 @@ impl SubprocessEngine {
         static SUBREAPER: std::sync::Once = std::sync::Once::new();
         SUBREAPER.call_once(unix::become_subreaper);
         let spawn_error = |source| EngineError::Spawn { python: self.config.python.clone(), source };
-        let exe = std::env::current_exe().map_err(spawn_error)?;
+        let mut cmd = unix::own_binary().map_err(spawn_error)?;
         let (report, report_w) = unix::pipe().map_err(EngineError::Supervise)?;
         let mut args: Vec<OsString> = vec![spec.path.as_os_str().to_owned()];
         args.extend(spec.args.iter().map(OsString::from));
@@ -170,7 +170,6 @@ impl SubprocessEngine {
         static PROGRAMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = PROGRAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cgroup = crate::cgroup::Cgroup::new(&format!("p{n}"));
-        let mut cmd = Command::new(exe);
         cmd.args(nanny::arguments(&self.config.python, &args, cgroup.as_ref().map(|c| c.path())))
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -188,20 +187,33 @@ impl SubprocessEngine {
         drop(report_w);
         let stdout: OwnedFd = child.stdout.take().expect("piped stdout").into();
         let stderr: OwnedFd = child.stderr.take().expect("piped stderr").into();
-        let mut first = [0u8; 8];
-        let python =
-            match nanny::read_exact(report.as_fd(), &mut first).then(|| Report::decode(first)).flatten() {
-                Some(Report::Pid(pid)) => pid,
-                Some(Report::ExecFailed(errno)) => {
-                    let _ = child.wait();
-                    return Err(spawn_error(io::Error::from_raw_os_error(errno)));
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(spawn_error(io::Error::other("the nanny that starts python died")));
-                }
-            };
+        let next_report = || {
+            let mut record = [0u8; 8];
+            nanny::read_exact(report.as_fd(), &mut record).then(|| Report::decode(record)).flatten()
+        };
+        // python's pid comes first, before python may run (the nanny holds it until then); then
+        // whether it could be executed.
+        let python = match next_report() {
+            Some(Report::Pid(pid)) => pid,
+            Some(Report::ExecFailed(errno)) => {
+                let _ = child.wait();
+                return Err(spawn_error(io::Error::from_raw_os_error(errno)));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(spawn_error(io::Error::other("the nanny that starts python died")));
+            }
+        };
+        match next_report() {
+            Some(Report::ExecFailed(errno)) => {
+                let _ = child.wait();
+                return Err(spawn_error(io::Error::from_raw_os_error(errno)));
+            }
+            // Started; or the report's end, before it: the nanny was killed, by python (the
+            // program's first act), which is then the runner's child to watch and reap.
+            _ => {}
+        }
         unix::track_group(python as u32);
         unix::set_nonblocking(report.as_fd()).map_err(EngineError::Supervise)?;
         let pidfd = match watch(python) {
