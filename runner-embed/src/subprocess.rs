@@ -205,14 +205,11 @@ impl SubprocessEngine {
                 return Err(spawn_error(io::Error::other("the nanny that starts python died")));
             }
         };
-        match next_report() {
-            Some(Report::ExecFailed(errno)) => {
-                let _ = child.wait();
-                return Err(spawn_error(io::Error::from_raw_os_error(errno)));
-            }
-            // Started; or the report's end, before it: the nanny was killed, by python (the
-            // program's first act), which is then the runner's child to watch and reap.
-            _ => {}
+        // Started, or the report's end before it (the nanny was killed, by python: the program's
+        // first act; python is then the runner's child to watch and reap), or this.
+        if let Some(Report::ExecFailed(errno)) = next_report() {
+            let _ = child.wait();
+            return Err(spawn_error(io::Error::from_raw_os_error(errno)));
         }
         unix::track_group(python as u32);
         unix::set_nonblocking(report.as_fd()).map_err(EngineError::Supervise)?;
