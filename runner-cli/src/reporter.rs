@@ -365,7 +365,7 @@ impl Reporter {
             Event::RunCancelled { reason: CancelReason::Interrupt, grace } => {
                 // Said even with --quiet: the user pressed Ctrl-C and must know what happens now.
                 eprintln!(
-                    "\nrunner: interrupted: no new programs; running ones get {}s (Ctrl-C again to kill them now)",
+                    "\nrunner: interrupted: no new programs; running ones get {}s (a second Ctrl-C or SIGTERM kills them now)",
                     grace.unwrap_or_default().as_secs_f64()
                 );
                 return;

@@ -165,7 +165,7 @@ pub fn execute(cmd: ServeCmd) -> Result<i32, CliError> {
                 Event::RunCancelled { reason: CancelReason::Interrupt, grace } => {
                     if !cmd.quiet {
                         eprintln!(
-                            "runner serve: interrupted: no new programs; running ones get {}s (Ctrl-C again to kill them now)",
+                            "runner serve: interrupted: no new programs; running ones get {}s (a second Ctrl-C or SIGTERM kills them now)",
                             grace.unwrap_or_default().as_secs_f64()
                         );
                     }
