@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 /// A command that starts this very binary again (the zygote, a nanny): `/proc/self/exe`, which the
 /// kernel resolves to the file this process runs even after its path was replaced or deleted (runner
 /// upgraded in the middle of a long campaign would otherwise start the new version's workers, which
-/// may not speak this one's protocol, or none), with the binary's path as argv[0] for `ps`.
+/// may not speak this one's protocol, or none), with the binary's path as `argv[0]` for `ps`.
 pub fn own_binary() -> io::Result<std::process::Command> {
     use std::os::unix::process::CommandExt;
     let path = std::env::current_exe()?;
