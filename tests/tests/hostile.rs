@@ -623,14 +623,26 @@ fn programs_start_with_the_signal_dispositions_runner_inherited(mode: &str) {
     ignoring(&mut python);
     let want = finish_within(&mut python, None, HANG_LIMIT);
     assert_eq!(text(&want.stdout), "ignored [True, True, False, False]\n", "python under that parent");
+    assert_batch_prints(mode, &program, &text(&want.stdout), ignoring);
+}
+
+/// Runs `program` alone in a batch whose command `prepare` set up, and asserts that it passed and
+/// printed `want`.
+fn assert_batch_prints(
+    mode: &str,
+    program: &Path,
+    want: &str,
+    prepare: impl FnOnce(&mut std::process::Command),
+) {
+    let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.jsonl");
     let mut cmd = runner();
-    cmd.args(["batch", "-q", "--mode", mode, "--output"]).arg(&out).arg(&program);
-    ignoring(&mut cmd);
+    cmd.args(["batch", "-q", "--mode", mode, "--output"]).arg(&out).arg(program);
+    prepare(&mut cmd);
     let run = finish_within(&mut cmd, None, HANG_LIMIT);
     assert_eq!(run.status.code(), Some(0), "{mode}: {}", text(&run.stderr));
     let recs = records(&out);
-    assert_eq!(recs[0]["stdout"].as_str(), Some(text(&want.stdout).as_str()), "{mode}: {}", recs[0]);
+    assert_eq!(recs[0]["stdout"].as_str(), Some(want), "{mode}: {}", recs[0]);
 }
 
 fn programs_start_without_the_descriptors_runner_inherited(mode: &str) {
@@ -647,24 +659,20 @@ fn programs_start_without_the_descriptors_runner_inherited(mode: &str) {
     .unwrap();
     let want = python_reference(&program, &[]);
     assert_eq!(text(&want.stdout), "3 closed\n9 closed\n200 closed\n", "python under ProgramRunner");
-    let out = dir.path().join("r.jsonl");
-    let mut cmd = runner();
-    cmd.args(["batch", "-q", "--mode", mode, "--output"]).arg(&out).arg(&program);
     let file = std::fs::File::open(&program).unwrap();
     let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
-    // SAFETY: dup2 is async-signal-safe (it clears close-on-exec on the copies); between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            for slot in [3, 9, 200] {
-                if libc::dup2(raw, slot) < 0 {
-                    return Err(std::io::Error::last_os_error());
+    assert_batch_prints(mode, &program, &text(&want.stdout), |cmd| {
+        // SAFETY: dup2 is async-signal-safe (it clears close-on-exec on the copies); between fork and
+        // exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for slot in [3, 9, 200] {
+                    if libc::dup2(raw, slot) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
-            }
-            Ok(())
-        });
-    }
-    let run = finish_within(&mut cmd, None, HANG_LIMIT);
-    assert_eq!(run.status.code(), Some(0), "{mode}: {}", text(&run.stderr));
-    let recs = records(&out);
-    assert_eq!(recs[0]["stdout"].as_str(), Some(text(&want.stdout).as_str()), "{mode}: {}", recs[0]);
+                Ok(())
+            });
+        }
+    });
 }
