@@ -8,8 +8,8 @@
 //! and, record by record, that each program belongs to the shard that recorded it (so no program is
 //! in two shards): a slice shard's by its index, a hash shard's by its first choice, or, for a
 //! program whose first choice was full, by the sizes of the shards on its way (which the shards'
-//! records give; see [`runner_core::shard::check_hash_shard`]). Shards that did not finish are counted, program by program, as runner errors.
-//! A cut last line (a writer killed mid-line) or a line that is not a record is left out with a
+//! records give; see [`runner_core::shard::check_hash_shard`]). Shards that did not finish are
+//! counted, program by program, as runner errors. A cut last line (a writer killed mid-line) or a line that is not a record is left out with a
 //! warning that names the file; the merged output is written to a temporary file beside its place
 //! and renamed at the end, so an error never destroys what an earlier merge wrote.
 //!
@@ -614,14 +614,10 @@ fn check_campaign(shards: &mut [ShardFile], warn: &mut dyn FnMut(String)) -> Res
         sizes: vec![None; reference.n as usize + 1],
         unsharded: false,
     };
-    for s in shards.iter() {
-        if let Some(record) = &s.first {
-            campaign.sizes[s.k as usize] = Some(record.programs);
-        }
-    }
     let mut first: Option<&ShardFile> = None;
     for s in shards.iter() {
         let Some(record) = &s.first else { continue };
+        campaign.sizes[s.k as usize] = Some(record.programs);
         let Some(f) = first else {
             first = Some(s);
             campaign.partition = Some(record.partition);

@@ -33,15 +33,16 @@ pub struct Selection {
 /// count in the same list.
 pub fn select(programs: &ProgramList, root: &Root, chosen: Chosen, partition: Partition) -> Selection {
     let (k, n) = (chosen.shard.index(), chosen.shard.count());
-    let relatives: Vec<&[u8]> = match partition {
-        Partition::Hash => programs.iter().map(|p| root.relative(p)).collect(),
-        Partition::Slice => vec![b"".as_slice(); programs.len()],
+    let shards: Vec<u32> = match partition {
+        Partition::Hash => {
+            let relatives: Vec<&[u8]> = programs.iter().map(|p| root.relative(p)).collect();
+            Partition::Hash.deal(&relatives, n)
+        }
+        Partition::Slice => (0..programs.len()).map(|i| runner_core::shard::slice_shard(i, n)).collect(),
     };
     let mut members = Marks::new(programs.len());
-    for (i, shard) in partition.deal(&relatives, n).into_iter().enumerate() {
-        if shard == k {
-            members.mark(i);
-        }
+    for (i, _) in shards.iter().enumerate().filter(|(_, &s)| s == k) {
+        members.mark(i);
     }
     let root = root.path().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
     Selection { chosen, partition, root, members }
