@@ -56,7 +56,12 @@ pub fn fixture(name: &str) -> PathBuf {
 
 /// A `runner` command with the test Python selected and `VIRTUAL_ENV` cleared.
 pub fn runner() -> Command {
-    let mut cmd = Command::new(runner_bin());
+    runner_at(&runner_bin())
+}
+
+/// [`runner`], from the binary at `binary` (a copy of it).
+pub fn runner_at(binary: &Path) -> Command {
+    let mut cmd = Command::new(binary);
     cmd.env_remove("VIRTUAL_ENV").env_remove("CUDA_VISIBLE_DEVICES").env("RUNNER_PYTHON", test_python());
     cmd.stdin(Stdio::null());
     cmd

@@ -560,7 +560,8 @@ fn processes_of(binary: &Path, word: &str) -> Vec<u32> {
 fn a_runner_upgraded_in_the_middle_of_a_batch_goes_on_starting_its_own_workers(mode: &str) {
     // runner replaced on disk while a batch runs (`cargo install` renames a new binary over it): the
     // batch goes on starting the workers it started with (a nanny per program in subprocess mode, a
-    // new zygote after one died in warm and fork mode), never the new file, which may not speak its protocol.
+    // new zygote after one died in warm and fork mode), never the new file, which may not speak its
+    // protocol.
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
@@ -584,14 +585,8 @@ fn a_runner_upgraded_in_the_middle_of_a_batch_goes_on_starting_its_own_workers(m
         programs.push(p);
     }
     let out = dir.path().join("r.jsonl");
-    let mut cmd = Command::new(&copy);
-    cmd.env_remove("VIRTUAL_ENV")
-        .env_remove("CUDA_VISIBLE_DEVICES")
-        .env("RUNNER_PYTHON", test_python())
-        .stdin(std::process::Stdio::null())
-        .args(["batch", "-q", "--mode", mode, "--workers", "1", "-o"])
-        .arg(&out)
-        .args(&programs);
+    let mut cmd = runner_tests::runner_at(&copy);
+    cmd.args(["batch", "-q", "--mode", mode, "--workers", "1", "-o"]).arg(&out).args(&programs);
     let ctx = format!("{mode}, runner replaced mid-batch");
     let run = std::thread::spawn(move || finish(&mut cmd));
     let deadline = std::time::Instant::now() + HANG_LIMIT;
